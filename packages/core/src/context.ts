@@ -1,0 +1,105 @@
+/**
+ * The running-loop and current-task context.
+ *
+ * The current task lives in one `AsyncLocalStorage` whose store is the task itself
+ * (never a per-await allocation). Async functions called from a task inherit it,
+ * which is what lets a Future know which task awaits it. The state is kept on
+ * `globalThis` under a registered symbol so that two copies of this package (a
+ * duplicated install) still share one context.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { EventLoop, TaskLike } from "./interfaces.js";
+
+interface ContextState {
+  readonly tasks: AsyncLocalStorage<TaskLike<unknown>>;
+  /** The loop whose callbacks are running right now (synchronously). */
+  callbackLoop: EventLoop | undefined;
+  /** Loops inside `runForever`/`runUntilComplete`, innermost last. */
+  readonly running: EventLoop[];
+  defaultLoop: EventLoop | undefined;
+  defaultLoopFactory: (() => EventLoop) | undefined;
+}
+
+const KEY = Symbol.for("aiots.context.v1");
+const holder = globalThis as { [KEY]?: ContextState };
+const state: ContextState = (holder[KEY] ??= {
+  tasks: new AsyncLocalStorage<TaskLike<unknown>>(),
+  callbackLoop: undefined,
+  running: [],
+  defaultLoop: undefined,
+  defaultLoopFactory: undefined,
+});
+
+/** The storage whose store is the current task (internal: used by Task to run its function). */
+export const taskStorage: AsyncLocalStorage<TaskLike<unknown>> = state.tasks;
+
+/** The task whose code is running, if it is still pending; `undefined` outside tasks. */
+export function currentTaskOrUndefined(): TaskLike<unknown> | undefined {
+  const task = state.tasks.getStore();
+  return task !== undefined && !task.done() ? task : undefined;
+}
+
+/**
+ * The loop of the running code: the current task's loop, else the loop whose callback is
+ * running, else the innermost loop in `runForever`/`runUntilComplete`; `undefined` otherwise.
+ */
+export function runningLoopOrUndefined(): EventLoop | undefined {
+  const task = state.tasks.getStore();
+  if (task !== undefined && !task.done()) return task.getLoop();
+  if (state.callbackLoop !== undefined) return state.callbackLoop;
+  const running = state.running;
+  return running.length > 0 ? running[running.length - 1] : undefined;
+}
+
+/**
+ * The running loop, or the lazily created default loop when none runs (what primitives
+ * use so that they work in plain async code).
+ */
+export function loopForCurrentCode(): EventLoop {
+  const loop = runningLoopOrUndefined();
+  if (loop !== undefined) return loop;
+  const existing = state.defaultLoop;
+  if (existing !== undefined && !existing.isClosed()) return existing;
+  const factory = state.defaultLoopFactory;
+  if (factory === undefined) {
+    throw new Error("no event loop: import \"@aiots/loop\" (or \"aiots\"), or run the code inside run()");
+  }
+  return (state.defaultLoop = factory());
+}
+
+/** Registers how the default loop is made (internal: `@aiots/loop` does this on import). */
+export function setDefaultLoopFactory(factory: () => EventLoop): void {
+  state.defaultLoopFactory = factory;
+}
+
+/** The default loop if one was made and is open (internal). */
+export function existingDefaultLoop(): EventLoop | undefined {
+  const loop = state.defaultLoop;
+  return loop !== undefined && !loop.isClosed() ? loop : undefined;
+}
+
+/** Runs `fn` with `loop` marked as the loop whose callbacks are running (internal). */
+export function enterCallbackLoop(loop: EventLoop | undefined): EventLoop | undefined {
+  const previous = state.callbackLoop;
+  state.callbackLoop = loop;
+  return previous;
+}
+
+/** Marks `loop` as running (`runForever`/`runUntilComplete`) (internal). */
+export function pushRunningLoop(loop: EventLoop): void {
+  state.running.push(loop);
+}
+
+/** Unmarks `loop` as running (internal). */
+export function popRunningLoop(loop: EventLoop): void {
+  const i = state.running.lastIndexOf(loop);
+  if (i >= 0) state.running.splice(i, 1);
+}
+
+/**
+ * Set once any loop turns debug mode on, so that the normal path pays one boolean check
+ * before asking a loop for its debug flag (internal).
+ */
+export const debugSwitch: { everOn: boolean } = ((state as ContextState & { debug?: { everOn: boolean } }).debug ??= {
+  everOn: false,
+});

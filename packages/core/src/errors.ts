@@ -1,0 +1,215 @@
+/**
+ * The error classes of aiots. Each has a stable `name`, and a brand that survives
+ * duplicated installs: `isCancelledError` and friends recognise an error made by
+ * another copy of this package, where `instanceof` would not.
+ */
+
+const BRAND: unique symbol = Symbol.for("aiots.error");
+
+function brand(target: Error, name: string): void {
+  Object.defineProperty(target, BRAND, { value: name, enumerable: false });
+}
+
+function hasBrand(value: unknown, name: string): boolean {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as { [BRAND]?: string })[BRAND] === name
+  );
+}
+
+/**
+ * The base of the single-cause aiots errors: sets `name` and the brand, and makes
+ * `instanceof` recognise errors from another copy of the package.
+ */
+export abstract class AiotsError extends Error {
+  static readonly errorName: string = "AiotsError";
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+    brand(this, name);
+  }
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, this.errorName) || Function.prototype[Symbol.hasInstance].call(this, value);
+  }
+}
+
+/**
+ * Thrown at the `await` of a task that was cancelled (asyncio's `CancelledError`).
+ *
+ * Catch it only to clean up, then rethrow: a task that swallows it and returns
+ * normally completes with that value, not as cancelled.
+ *
+ * @example
+ * ```ts
+ * const t = createTask(() => sleep(1000));
+ * t.cancel("no longer needed");
+ * try { await t } catch (e) { console.log(e instanceof CancelledError, (e as Error).message) }
+ * // true no longer needed
+ * ```
+ */
+export class CancelledError extends AiotsError {
+  static override readonly errorName = "CancelledError";
+  constructor(message?: string) {
+    super("CancelledError", message ?? "");
+  }
+}
+
+/**
+ * Thrown when an operation is not allowed in the object's current state
+ * (asyncio's `InvalidStateError`): `result()` of a pending future, `setResult`
+ * on a finished one.
+ *
+ * @example
+ * ```ts
+ * const f = new Future<number>();
+ * try { f.result() } catch (e) { console.log((e as Error).name) } // "InvalidStateError"
+ * ```
+ */
+export class InvalidStateError extends AiotsError {
+  static override readonly errorName = "InvalidStateError";
+  constructor(message?: string) {
+    super("InvalidStateError", message ?? "invalid state");
+  }
+}
+
+/**
+ * Thrown by `waitFor`, `timeout` and `timeoutAt` when the deadline passes
+ * (asyncio's `TimeoutError`, which is the builtin `TimeoutError` in Python 3.11+).
+ *
+ * @example
+ * ```ts
+ * try { await waitFor(sleep(1000), 10) } catch (e) { console.log(e instanceof TimeoutError) } // true
+ * ```
+ */
+export class TimeoutError extends AiotsError {
+  static override readonly errorName = "TimeoutError";
+  constructor(message?: string) {
+    super("TimeoutError", message ?? "timed out");
+  }
+}
+
+/**
+ * Thrown by `Queue.getNowait()` on an empty queue (asyncio's `QueueEmpty`).
+ *
+ * @example
+ * ```ts
+ * try { new Queue().getNowait() } catch (e) { console.log(e instanceof QueueEmpty) } // true
+ * ```
+ */
+export class QueueEmpty extends AiotsError {
+  static override readonly errorName = "QueueEmpty";
+  constructor(message?: string) {
+    super("QueueEmpty", message ?? "queue is empty");
+  }
+}
+
+/**
+ * Thrown by `Queue.putNowait()` on a full queue (asyncio's `QueueFull`).
+ *
+ * @example
+ * ```ts
+ * const q = new Queue<number>(1); q.putNowait(1);
+ * try { q.putNowait(2) } catch (e) { console.log(e instanceof QueueFull) } // true
+ * ```
+ */
+export class QueueFull extends AiotsError {
+  static override readonly errorName = "QueueFull";
+  constructor(message?: string) {
+    super("QueueFull", message ?? "queue is full");
+  }
+}
+
+/**
+ * Thrown by queue operations after `Queue.shutdown()` (asyncio's `QueueShutDown`, 3.13+).
+ *
+ * @example
+ * ```ts
+ * const q = new Queue<number>(); q.shutdown();
+ * try { q.putNowait(1) } catch (e) { console.log(e instanceof QueueShutDown) } // true
+ * ```
+ */
+export class QueueShutDown extends AiotsError {
+  static override readonly errorName = "QueueShutDown";
+  constructor(message?: string) {
+    super("QueueShutDown", message ?? "queue is shut down");
+  }
+}
+
+/**
+ * Thrown by `Barrier.wait()` when the barrier is broken or reset while waiting
+ * (asyncio's `BrokenBarrierError`).
+ *
+ * @example
+ * ```ts
+ * const b = new Barrier(2); await b.abort();
+ * try { await b.wait() } catch (e) { console.log(e instanceof BrokenBarrierError) } // true
+ * ```
+ */
+export class BrokenBarrierError extends AiotsError {
+  static override readonly errorName = "BrokenBarrierError";
+  constructor(message?: string) {
+    super("BrokenBarrierError", message ?? "barrier is broken");
+  }
+}
+
+/**
+ * Several errors thrown together, as `TaskGroup` does when children fail
+ * (Python's `ExceptionGroup`). It extends the builtin `AggregateError`, so
+ * `.errors` lists them.
+ *
+ * @example
+ * ```ts
+ * const g = new ExceptionGroup("two failures", [new Error("a"), new TypeError("b")]);
+ * console.log(g instanceof AggregateError, g.errors.length); // true 2
+ * console.log(g.subgroup((e) => e instanceof TypeError)?.errors.length); // 1
+ * ```
+ */
+export class ExceptionGroup extends AggregateError {
+  override readonly errors: unknown[];
+  constructor(message: string, errors: Iterable<unknown>) {
+    if (errors === null || typeof errors !== "object" || typeof (errors as Iterable<unknown>)[Symbol.iterator] !== "function") {
+      throw new TypeError(`ExceptionGroup errors must be an iterable, got ${typeof errors}`);
+    }
+    const list = Array.from(errors);
+    if (list.length === 0) throw new RangeError("ExceptionGroup needs at least one error, got none");
+    super(list, message);
+    this.errors = list;
+    this.name = "ExceptionGroup";
+    brand(this, "ExceptionGroup");
+  }
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, "ExceptionGroup") || Function.prototype[Symbol.hasInstance].call(this, value);
+  }
+
+  /** The errors (looking inside nested groups) that match, kept in a group of the same shape, or `undefined`. */
+  subgroup(match: (error: unknown) => boolean): ExceptionGroup | undefined {
+    return this.split(match)[0];
+  }
+
+  /** Splits into `[matching, rest]`, each a group of the same shape or `undefined` (Python's `split`). */
+  split(match: (error: unknown) => boolean): [ExceptionGroup | undefined, ExceptionGroup | undefined] {
+    if (typeof match !== "function") throw new TypeError(`split needs a function, got ${typeof match}`);
+    if (match(this)) return [this, undefined];
+    const yes: unknown[] = [];
+    const no: unknown[] = [];
+    for (const error of this.errors) {
+      if (error instanceof ExceptionGroup) {
+        const [a, b] = error.split(match);
+        if (a) yes.push(a);
+        if (b) no.push(b);
+      } else if (match(error)) {
+        yes.push(error);
+      } else {
+        no.push(error);
+      }
+    }
+    const make = (list: unknown[]) => (list.length === 0 ? undefined : new ExceptionGroup(this.message, list));
+    return [make(yes), make(no)];
+  }
+}
+
+/** Whether `error` is a `CancelledError` (from any copy of aiots). */
+export function isCancelledError(error: unknown): error is CancelledError {
+  return hasBrand(error, "CancelledError");
+}

@@ -1,0 +1,18 @@
+/**
+ * Internals shared between aiots packages. Not part of the public API: it may change in
+ * any release. Import from `@aiots/core/internal`.
+ */
+export { linkAbort } from "./abort.js";
+export {
+  currentTaskOrUndefined,
+  loopForCurrentCode,
+  runningLoopOrUndefined,
+  debugSwitch,
+  enterCallbackLoop,
+  existingDefaultLoop,
+  popRunningLoop,
+  pushRunningLoop,
+  setDefaultLoopFactory,
+  taskStorage,
+} from "./context.js";
+export { checkFunction, checkInteger, checkTime, checkTimeout, checkWaitOptions } from "./validate.js";

@@ -1,0 +1,36 @@
+
+import { loopForCurrentCode } from "@aiots/core/internal";
+import type { AwaitableLike, EventLoop } from "@aiots/core";
+import { Future, isFuture } from "./future.js";
+import { Task } from "./task.js";
+
+/**
+ * Turns any awaitable into a Future (asyncio's `ensure_future`): a Future or Task is
+ * returned as it is; a function is started as a Task (so it can be interrupted); a promise
+ * or other thenable is wrapped in a Future that settles with it. Cancelling that wrapper
+ * settles it at once, but the promise itself runs on: a plain promise cannot be stopped.
+ *
+ * @throws TypeError for anything else.
+ * @example
+ * ```ts
+ * const f = ensureFuture(Promise.resolve(1));
+ * console.log(await f, f.done()); // 1 true
+ * ```
+ */
+export function ensureFuture<T>(awaitable: AwaitableLike<T>, loop?: EventLoop): Future<T> {
+  if (isFuture(awaitable)) return awaitable as Future<T>;
+  if (typeof awaitable === "function") return new Task(awaitable, loop ?? loopForCurrentCode());
+  if (awaitable !== null && typeof awaitable === "object" && typeof (awaitable as PromiseLike<T>).then === "function") {
+    const future = new Future<T>(loop ?? loopForCurrentCode());
+    (awaitable as PromiseLike<T>).then(
+      (value) => {
+        if (!future.done()) future.setResult(value);
+      },
+      (error: unknown) => {
+        if (!future.done()) future.setException(error);
+      },
+    );
+    return future;
+  }
+  throw new TypeError(`An aiots Future, a promise, a thenable or a function is required, got ${awaitable === null ? "null" : typeof awaitable}`);
+}

@@ -1,0 +1,47 @@
+
+import type { WaitOptions } from "@aiots/core";
+import { checkTime, checkWaitOptions, loopForCurrentCode } from "@aiots/core/internal";
+import { Future } from "./future.js";
+import { withSignal } from "./signal.js";
+
+/**
+ * A future that resolves to `value` after `ms` milliseconds (asyncio's `sleep`). `sleep(0)`
+ * (or any delay <= 0) yields to the loop for one iteration; `Infinity` sleeps until
+ * cancelled. Cancelling it (or the task awaiting it) drops its timer at once.
+ *
+ * @param options.signal aborting it rejects the sleep with the signal's reason.
+ * @throws TypeError if `ms` is not a number; RangeError if it is `NaN`.
+ * @example
+ * ```ts
+ * const start = Date.now();
+ * const v = await sleep(50, "done");
+ * console.log(v, Date.now() - start >= 50); // "done" true
+ * ```
+ */
+export function sleep(ms: number, value?: undefined, options?: WaitOptions): Future<void>;
+export function sleep<T>(ms: number, value: T, options?: WaitOptions): Future<T>;
+export function sleep<T>(ms: number, value?: T, options?: WaitOptions): Future<T> {
+  checkTime(ms, "sleep delay");
+  const signal = checkWaitOptions(options, "sleep");
+  const loop = loopForCurrentCode();
+  const future = new Future<T>(loop);
+  if (signal !== undefined && signal.aborted) {
+    future.setException(signal.reason);
+    return future;
+  }
+  if (ms === Infinity) {
+    // Nothing to schedule: only a cancel or an abort ends it.
+  } else {
+    const handle = ms <= 0 ? loop.callSoon(wake<T>, future, value as T) : loop.callLater(ms, wake<T>, future, value as T);
+    future._onCancel = () => handle.cancel();
+  }
+  if (signal !== undefined) withSignal(future, signal);
+  return future;
+}
+
+function wake<T>(future: Future<T>, value: T): void {
+  if (!future.done()) {
+    future._onCancel = undefined;
+    future.setResult(value);
+  }
+}

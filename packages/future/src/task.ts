@@ -1,0 +1,320 @@
+import { CancelledError, isCancelledError } from "@aiots/core";
+import type { EventLoop, TaskFunction, TaskLike, TaskOptions } from "@aiots/core";
+import { checkFunction, loopForCurrentCode, taskStorage } from "@aiots/core/internal";
+import { debugTracker } from "./debug.js";
+import { Future, preview } from "./future.js";
+import { registerTask, unregisterTask } from "./registry.js";
+
+let taskCounter = 0;
+
+/**
+ * A function running concurrently on the loop (asyncio's `Task`). A Task is a Future of
+ * the function's result.
+ *
+ * **Cancellation is asyncio's.** `cancel()` makes the task's pending `await` on any aiots
+ * awaitable (a Future, a Task, `sleep`, a lock or queue wait, ...) throw `CancelledError`
+ * right there, inside the function and the async functions it calls, so `finally` blocks
+ * run. If the task is awaiting a plain promise, which cannot be interrupted, `signal` is
+ * aborted at once and the `CancelledError` is thrown at the task's next aiots await; a
+ * function that finishes first still ends the task cancelled. A task that catches the
+ * error and returns normally completes with that value.
+ *
+ * Host callbacks started from inside a task (`setTimeout`, event listeners) run in the
+ * task's context: aiots awaits there count as the task's own, and cancelling the task
+ * cancels them too. asyncio has no such case; aiots treats that work as part of the task.
+ *
+ * Unlike asyncio, a pending task is kept alive by the loop, so a task nobody holds still
+ * runs to the end (in debug mode the loop holds it weakly, to report tasks that were
+ * collected while pending, which could never have finished).
+ *
+ * @example
+ * ```ts
+ * const task = createTask(async () => {
+ *   try { await sleep(10_000) } finally { console.log("cleaned up") }
+ * });
+ * await sleep(10);
+ * task.cancel();
+ * await task.catch(() => {}); // logs "cleaned up"
+ * console.log(task.cancelled()); // true
+ * ```
+ */
+export class Task<T> extends Future<T> implements TaskLike<T> {
+  /** @internal */ _fn: TaskFunction<T> | undefined;
+  /** @internal */ _name: string;
+  /** @internal */ _mustCancel = false;
+  /** @internal */ _numCancelsRequested = 0;
+  /** @internal The aiots future the task's code awaits now (the common case: one). */
+  _waitingOn: Future<unknown> | undefined = undefined;
+  /** @internal More futures awaited at once (`Promise.all([f1, f2])` inside the task). */
+  _waitingMore: Future<unknown>[] | undefined = undefined;
+  /** @internal Made on the first read of `signal`, replaced after an `uncancel` to zero. */
+  _abort: AbortController | undefined = undefined;
+  /** @internal */ _externalSignal: AbortSignal | undefined = undefined;
+  /** @internal */ _onExternalAbort: (() => void) | undefined = undefined;
+
+  /** @internal Use `createTask` or `loop.createTask`. */
+  constructor(fn: TaskFunction<T>, loop: EventLoop, options?: TaskOptions) {
+    super(loop);
+    checkFunction(fn, "task function");
+    this._fn = fn;
+    const name = options?.name;
+    if (name !== undefined && typeof name !== "string") throw new TypeError(`task name must be a string, got ${typeof name}`);
+    this._name = name ?? `Task-${++taskCounter}`;
+    const signal = options?.signal;
+    if (signal !== undefined) this._linkSignal(signal);
+    registerTask(this);
+    if (debugTracker.enabled && loop.getDebug()) debugTracker.watchPendingTask(this);
+    if (options?.eagerStart === true) this._step();
+    else loop.callSoon(stepTask, this);
+  }
+
+  getName(): string {
+    return this._name;
+  }
+
+  setName(name: string): void {
+    this._name = String(name);
+  }
+
+  /**
+   * Aborted when the task is cancelled, with the `CancelledError` as reason, so signal-aware
+   * APIs stop too: `fetch(url, { signal: currentTask()!.signal })`. After `uncancel()`
+   * brings the count back to zero, a fresh, unaborted signal is handed out.
+   */
+  get signal(): AbortSignal {
+    let abort = this._abort;
+    if (abort === undefined) {
+      abort = this._abort = new AbortController();
+      if (this._numCancelsRequested > 0 || this.cancelled()) abort.abort(new CancelledError(this._cancelMessage));
+    }
+    return abort.signal;
+  }
+
+  /**
+   * Requests cancellation: the task's current aiots await throws `CancelledError(msg)`
+   * (or its next one, if it awaits a plain promise) and `signal` aborts. Returns `false` if
+   * the task is already done. Each call counts (`cancelling()`).
+   */
+  override cancel(msg?: string): boolean {
+    if (this.done()) return false;
+    this._numCancelsRequested++;
+    this._cancelMessage = msg;
+    const abort = this._abort;
+    if (abort !== undefined && !abort.signal.aborted) abort.abort(new CancelledError(msg));
+    if (this._cancelWaits(msg)) return true;
+    this._mustCancel = true;
+    return true;
+  }
+
+  /** How many cancellation requests are pending (asyncio 3.11+). */
+  cancelling(): number {
+    return this._numCancelsRequested;
+  }
+
+  /**
+   * Takes back one cancellation request and returns the count left. At zero, a pending
+   * "cancel at the next await" is dropped and `signal` is renewed (asyncio 3.13).
+   */
+  uncancel(): number {
+    if (this._numCancelsRequested > 0) {
+      this._numCancelsRequested--;
+      if (this._numCancelsRequested === 0) {
+        this._mustCancel = false;
+        if (this._abort !== undefined && this._abort.signal.aborted) this._abort = undefined;
+      }
+    }
+    return this._numCancelsRequested;
+  }
+
+  /** @internal Called by `Future.then` in this task's context: track the await, or refuse it. */
+  _awaitStarted(future: Future<unknown>): Error | undefined {
+    if (this.done()) return undefined;
+    if ((future as unknown) === this) return new Error(`Task cannot await on itself: ${this._name}`);
+    if (this._mustCancel) {
+      // The cancel came while the task awaited something we could not interrupt: this
+      // is the first aiots await since, so it throws, and what it would wait on is cancelled.
+      this._mustCancel = false;
+      if (!future.cancel(this._cancelMessage)) return new CancelledError(this._cancelMessage);
+      return undefined;
+    }
+    if (future.done()) return undefined;
+    const current = this._waitingOn;
+    if (current === undefined || current.done()) {
+      this._waitingOn = future;
+    } else if (current !== future) {
+      const more = this._waitingMore;
+      if (more === undefined) this._waitingMore = [future];
+      else {
+        compactDone(more);
+        more.push(future);
+      }
+    }
+    return undefined;
+  }
+
+  /** @internal Cancels every pending future the task awaits; true if any was cancelled. */
+  _cancelWaits(msg: string | undefined): boolean {
+    let cancelled = false;
+    const current = this._waitingOn;
+    if (current !== undefined) {
+      this._waitingOn = undefined;
+      if (current.cancel(msg)) cancelled = true;
+    }
+    const more = this._waitingMore;
+    if (more !== undefined) {
+      this._waitingMore = undefined;
+      for (const f of more) if (f.cancel(msg)) cancelled = true;
+    }
+    return cancelled;
+  }
+
+  /** @internal Runs the function once, in the task's context. */
+  _step(): void {
+    const fn = this._fn;
+    if (fn === undefined) return;
+    this._fn = undefined;
+    if (this._mustCancel) {
+      // Cancelled before it started: like asyncio, the function never runs.
+      this._finishCancelled(new CancelledError(this._cancelMessage));
+      return;
+    }
+    taskStorage.run(this, runFunction, this, fn);
+  }
+
+  /** @internal */
+  _onFulfilled(value: T): void {
+    if (this.done()) return;
+    if (this._mustCancel) {
+      // Cancelled while awaiting a plain promise, and finished before any aiots await.
+      this._finishCancelled(new CancelledError(this._cancelMessage));
+      return;
+    }
+    this._release();
+    super.setResult(value);
+  }
+
+  /** @internal */
+  _onRejected(error: unknown): void {
+    if (this.done()) return;
+    if (isCancelledError(error)) {
+      this._finishCancelled(error);
+      return;
+    }
+    this._release();
+    super.setException(error);
+  }
+
+  /** @internal */
+  _finishCancelled(error: CancelledError): void {
+    this._release();
+    this._cancelledError = error;
+    super.cancel(error.message === "" ? this._cancelMessage : error.message);
+  }
+
+  /** @internal Drops what a finished task no longer needs. */
+  _release(): void {
+    this._waitingOn = undefined;
+    this._waitingMore = undefined;
+    this._mustCancel = false;
+    unregisterTask(this);
+    if (this._onExternalAbort !== undefined) {
+      this._externalSignal!.removeEventListener("abort", this._onExternalAbort);
+      this._onExternalAbort = this._externalSignal = undefined;
+    }
+    if (this._debugRecord !== undefined) {
+      this._debugRecord.retrieved = true;
+      this._debugRecord = undefined;
+    }
+  }
+
+  /** @internal */
+  _linkSignal(signal: AbortSignal): void {
+    if (typeof signal !== "object" || signal === null || typeof signal.addEventListener !== "function") {
+      throw new TypeError(`task signal must be an AbortSignal, got ${typeof signal}`);
+    }
+    const onAbort = () => {
+      this.cancel(reasonMessage(signal.reason));
+    };
+    if (signal.aborted) {
+      this._numCancelsRequested++;
+      this._mustCancel = true;
+      this._cancelMessage = reasonMessage(signal.reason);
+      return;
+    }
+    this._externalSignal = signal;
+    this._onExternalAbort = onAbort;
+    signal.addEventListener("abort", onAbort, { once: true });
+  }
+
+  /** Cannot be called on a task: its result comes from its function. */
+  override setResult(_value: T): never {
+    throw new TypeError("Task does not support setResult(): its result comes from its function");
+  }
+
+  /** Cannot be called on a task: its outcome comes from its function. */
+  override setException(_error: unknown): never {
+    throw new TypeError("Task does not support setException(): its outcome comes from its function");
+  }
+
+  override get [Symbol.toStringTag](): string {
+    return "Task";
+  }
+
+  override toString(): string {
+    let state = this._describe();
+    if (!this.done() && this._numCancelsRequested > 0) state = "cancelling";
+    const waiting = !this.done() && this._waitingOn !== undefined ? `, waiting on ${this._waitingOn.toString()}` : "";
+    return `Task [${preview(this._name).replace(/^"|"$/g, "")}, ${state}${waiting}]`;
+  }
+}
+
+function reasonMessage(reason: unknown): string | undefined {
+  if (reason instanceof Error) return reason.message;
+  return reason === undefined ? undefined : String(reason);
+}
+
+function compactDone(list: Future<unknown>[]): void {
+  let j = 0;
+  for (let i = 0; i < list.length; i++) if (!list[i]!.done()) list[j++] = list[i]!;
+  list.length = j;
+}
+
+function stepTask(task: Task<unknown>): void {
+  task._step();
+}
+
+/** Runs inside `taskStorage.run`, so a thenable result's `then` sees the task as current. */
+function runFunction<T>(task: Task<T>, fn: TaskFunction<T>): void {
+  let result: T | PromiseLike<T>;
+  try {
+    result = fn();
+  } catch (error) {
+    task._onRejected(error);
+    return;
+  }
+  if (result !== null && (typeof result === "object" || typeof result === "function") && typeof (result as PromiseLike<T>).then === "function") {
+    (result as PromiseLike<T>).then(
+      (value) => task._onFulfilled(value),
+      (error: unknown) => task._onRejected(error),
+    );
+  } else {
+    task._onFulfilled(result as T);
+  }
+}
+
+/**
+ * Runs `fn` as a task on the running loop (the default loop outside any). asyncio's
+ * `create_task`. Options: `name`, `signal` (aborting it cancels the task), `eagerStart`
+ * (run `fn` synchronously up to its first await).
+ *
+ * @throws TypeError if `fn` is not a function.
+ * @example
+ * ```ts
+ * const t = createTask(async () => { await sleep(10); return 42 }, { name: "answer" });
+ * console.log(await t); // 42
+ * ```
+ */
+export function createTask<T>(fn: TaskFunction<T>, options?: TaskOptions): Task<T> {
+  checkFunction(fn, "task function");
+  return new Task(fn, loopForCurrentCode(), options);
+}

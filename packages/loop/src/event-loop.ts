@@ -1,0 +1,365 @@
+import type {
+  AwaitableLike,
+  EventLoop as EventLoopInterface,
+  ExceptionContext,
+  ExceptionHandler,
+  TaskFunction,
+  TaskOptions,
+} from "@aiots/core";
+import { checkFunction, checkTime, debugSwitch, enterCallbackLoop, popRunningLoop, pushRunningLoop, taskStorage } from "@aiots/core/internal";
+import { Future, Task, ensureFuture } from "@aiots/future";
+import { CallbackHandle, TimerCallbackHandle } from "./handle.js";
+import type { HandleOwner } from "./handle.js";
+import { TimerHeap } from "./timer-heap.js";
+
+/** Node's timers fire at once for delays above this; longer ones are re-armed. */
+const MAX_HOST_DELAY = 2 ** 31 - 1;
+/** Below this many cancelled timers the heap is never compacted (not worth it). */
+const COMPACT_MIN = 64;
+
+type Callback = (...args: never[]) => unknown;
+
+/**
+ * The event loop (asyncio's `BaseEventLoop`), driven by the host: each iteration is one
+ * host macrotask (`setImmediate`), which runs the callbacks that were ready when it began
+ * (new ones wait for the next), so `sleep(0)` lets I/O in and a busy task cannot starve
+ * the process. Timers live in one heap behind one host timer, so thousands of timers cost
+ * one `setTimeout`. An idle loop holds no host handle: a script exits when its work is done.
+ *
+ * Unlike asyncio, the loop runs callbacks whenever it has some, not only inside
+ * `runForever`/`runUntilComplete`: that is how primitives work in plain async code. Those
+ * two calls mark the loop as running (`isRunning()`), and return when it is stopped.
+ *
+ * @example
+ * ```ts
+ * const loop = newEventLoop();
+ * loop.callLater(20, () => console.log("later"));
+ * loop.callSoon(() => console.log("soon"));
+ * await loop.runUntilComplete(() => sleep(30)); // "soon", then "later"
+ * loop.close();
+ * ```
+ */
+export class EventLoop implements EventLoopInterface, HandleOwner {
+  /** Callbacks slower than this (ms) are reported in debug mode. */
+  slowCallbackDuration = 100;
+  /** @internal */ _ready: CallbackHandle[] = [];
+  /** @internal */ _spare: CallbackHandle[] = [];
+  /** @internal */ readonly _timers = new TimerHeap();
+  /** @internal */ _cancelledTimers = 0;
+  /** @internal */ _timerSeq = 0;
+  /** @internal */ _iterationScheduled = false;
+  /** @internal */ _inIteration = false;
+  /** @internal */ _hostTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** @internal */ _hostTimerWhen = Infinity;
+  /** @internal */ _running = false;
+  /** @internal */ _stopping = false;
+  /** @internal */ _stopResolve: (() => void) | undefined = undefined;
+  /** @internal */ _closed = false;
+  /** @internal */ _debug = false;
+  /** @internal */ _exceptionHandler: ExceptionHandler | null = null;
+  /** @internal */ readonly _iterate = (): void => {
+    taskStorage.exit(runIteration, this);
+  };
+  /** @internal */ readonly _onHostTimer = (): void => {
+    this._hostTimer = undefined;
+    this._hostTimerWhen = Infinity;
+    taskStorage.exit(runIteration, this);
+  };
+
+  constructor() {
+    if (typeof process !== "undefined" && process.env?.AIOTS_DEBUG === "1") this.setDebug(true);
+  }
+
+  /** Monotonic time in milliseconds. */
+  time(): number {
+    return performance.now();
+  }
+
+  callSoon<A extends unknown[]>(cb: (...args: A) => unknown, ...args: A): CallbackHandle {
+    checkFunction(cb, "callSoon callback");
+    if (this._closed) throw new Error("Event loop is closed");
+    const handle = new CallbackHandle(cb as Callback, args.length > 0 ? args : undefined);
+    this._ready.push(handle);
+    if (!this._iterationScheduled && !this._inIteration) this._scheduleIteration();
+    return handle;
+  }
+
+  callLater<A extends unknown[]>(delay: number, cb: (...args: A) => unknown, ...args: A): TimerCallbackHandle {
+    checkTime(delay, "callLater delay");
+    checkFunction(cb, "callLater callback");
+    return this._addTimer(this.time() + delay, cb as Callback, args);
+  }
+
+  callAt<A extends unknown[]>(when: number, cb: (...args: A) => unknown, ...args: A): TimerCallbackHandle {
+    checkTime(when, "callAt time");
+    checkFunction(cb, "callAt callback");
+    return this._addTimer(when, cb as Callback, args);
+  }
+
+  createFuture<T>(): Future<T> {
+    return new Future<T>(this);
+  }
+
+  createTask<T>(fn: TaskFunction<T>, options?: TaskOptions): Task<T> {
+    if (this._closed) throw new Error("Event loop is closed");
+    return new Task(fn, this, options);
+  }
+
+  /**
+   * Runs the loop until `fnOrAwaitable` is done (a function is started as a task) and
+   * resolves to its result, or rejects with its error. Throws if the loop is closed or
+   * already running; rejects if `stop()` ends the run first.
+   */
+  async runUntilComplete<T>(fnOrAwaitable: AwaitableLike<T>): Promise<T> {
+    this._checkRunnable();
+    const future = ensureFuture(fnOrAwaitable, this);
+    const stopWhenDone = () => this.stop();
+    future.addDoneCallback(stopWhenDone);
+    try {
+      await this.runForever();
+    } finally {
+      future.removeDoneCallback(stopWhenDone);
+    }
+    if (!future.done()) throw new Error("Event loop stopped before Future completed.");
+    return future.result();
+  }
+
+  /** Runs the loop until `stop()` is called; resolves then. */
+  runForever(): Promise<void> {
+    this._checkRunnable();
+    this._running = true;
+    pushRunningLoop(this);
+    return new Promise<void>((resolve) => {
+      this._stopResolve = resolve;
+      this._scheduleIteration();
+    });
+  }
+
+  /** Ends `runForever`/`runUntilComplete` once the current iteration has run. */
+  stop(): void {
+    this._stopping = true;
+    if (!this._iterationScheduled && !this._inIteration && !this._closed) this._scheduleIteration();
+  }
+
+  isRunning(): boolean {
+    return this._running;
+  }
+
+  /** Drops every scheduled callback and timer; the loop then refuses new ones. Throws if running. */
+  close(): void {
+    if (this._running) throw new Error("Cannot close a running event loop");
+    if (this._closed) return;
+    this._closed = true;
+    this._ready.length = 0;
+    this._timers.clear();
+    this._cancelledTimers = 0;
+    this._disarmHostTimer();
+  }
+
+  isClosed(): boolean {
+    return this._closed;
+  }
+
+  setExceptionHandler(handler: ExceptionHandler | null): void {
+    if (handler !== null) checkFunction(handler, "exception handler");
+    this._exceptionHandler = handler;
+  }
+
+  getExceptionHandler(): ExceptionHandler | null {
+    return this._exceptionHandler;
+  }
+
+  /** Reports an error that has nowhere else to go: to the handler set, else the default one. */
+  callExceptionHandler(context: ExceptionContext): void {
+    const handler = this._exceptionHandler;
+    if (handler === null) {
+      this.defaultExceptionHandler(context);
+      return;
+    }
+    try {
+      handler(this, context);
+    } catch (error) {
+      // A broken handler must not break the loop: fall back to the default one.
+      this.defaultExceptionHandler({ message: "Unhandled error in exception handler", exception: error, context });
+    }
+  }
+
+  /** Prints the context's message and error with `console.error`. */
+  defaultExceptionHandler(context: ExceptionContext): void {
+    const { message, exception, ...rest } = context;
+    const details = Object.keys(rest).length > 0 ? Object.entries(rest).map(([k, v]) => `${k}: ${String(v)}`) : [];
+    if (exception === undefined) console.error(message || "Unhandled error in event loop", ...details);
+    else console.error(message || "Unhandled error in event loop", ...details, exception);
+  }
+
+  setDebug(enabled: boolean): void {
+    this._debug = Boolean(enabled);
+    if (this._debug) debugSwitch.everOn = true;
+  }
+
+  getDebug(): boolean {
+    return this._debug;
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "EventLoop";
+  }
+
+  toString(): string {
+    const state = this._closed ? "closed" : this._running ? "running" : "idle";
+    return `${this.constructor.name} [${state}, ready: ${this._ready.length}, timers: ${this._timers.size - this._cancelledTimers}, debug: ${this._debug}]`;
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
+  }
+
+  /** @internal */
+  _checkRunnable(): void {
+    if (this._closed) throw new Error("Event loop is closed");
+    if (this._running) throw new Error("This event loop is already running");
+  }
+
+  /** @internal */
+  _addTimer(when: number, cb: Callback, args: unknown[]): TimerCallbackHandle {
+    if (this._closed) throw new Error("Event loop is closed");
+    const handle = new TimerCallbackHandle(when, this._timerSeq++, cb, args.length > 0 ? args : undefined, this);
+    this._timers.push(handle);
+    if (!this._inIteration && when < this._hostTimerWhen) this._armTimer();
+    return handle;
+  }
+
+  /** @internal Keeps cancelled timers from piling up or holding the process open. */
+  _timerCancelled(_handle: CallbackHandle): void {
+    const heap = this._timers;
+    const cancelled = ++this._cancelledTimers;
+    if (cancelled === heap.size) {
+      // Nothing live is left: drop the heap, and the host timer with it, so an idle
+      // loop keeps no handle and the process can exit.
+      heap.clear();
+      this._cancelledTimers = 0;
+      if (!this._inIteration) this._armTimer();
+    } else if (cancelled > COMPACT_MIN && cancelled * 2 > heap.size) {
+      heap.compact();
+      this._cancelledTimers = 0;
+    }
+  }
+
+  /** @internal */
+  _scheduleIteration(): void {
+    this._iterationScheduled = true;
+    setImmediate(this._iterate);
+  }
+
+  /** @internal Moves due timers to the ready queue, then runs the ready batch. */
+  _runOnce(): void {
+    this._iterationScheduled = false;
+    this._inIteration = true;
+    const previousLoop = enterCallbackLoop(this);
+    try {
+      this._collectDueTimers(this.time());
+      const batch = this._ready;
+      this._ready = this._spare;
+      for (let i = 0; i < batch.length; i++) {
+        const handle = batch[i]!;
+        if (!handle._cancelled) this._runHandle(handle);
+      }
+      batch.length = 0;
+      this._spare = batch;
+    } finally {
+      enterCallbackLoop(previousLoop);
+      this._inIteration = false;
+    }
+    if (this._stopping) this._finishRun();
+    if (this._closed) return;
+    if (this._ready.length > 0) {
+      if (!this._iterationScheduled) this._scheduleIteration();
+    } else {
+      this._armTimer();
+    }
+  }
+
+  /** @internal */
+  _collectDueTimers(now: number): void {
+    const heap = this._timers;
+    while (heap.size > 0) {
+      const top = heap.peek()!;
+      if (top._cancelled) {
+        heap.pop();
+        this._cancelledTimers--;
+        continue;
+      }
+      if (top._when > now) break;
+      heap.pop();
+      top._owner = undefined;
+      this._ready.push(top);
+    }
+  }
+
+  /** @internal */
+  _runHandle(handle: CallbackHandle): void {
+    const cb = handle._callback!;
+    const args = handle._args;
+    const start = this._debug ? performance.now() : 0;
+    try {
+      if (args === undefined) (cb as () => unknown)();
+      else (cb as (...a: unknown[]) => unknown)(...args);
+    } catch (error) {
+      this.callExceptionHandler({ message: `Exception in callback ${handle._describe()}`, exception: error, handle });
+    }
+    if (this._debug) {
+      const took = performance.now() - start;
+      if (took >= this.slowCallbackDuration) {
+        this.callExceptionHandler({ message: `Executing ${handle.toString()} took ${took.toFixed(1)} ms`, handle });
+      }
+    }
+  }
+
+  /** @internal */
+  _finishRun(): void {
+    this._stopping = false;
+    if (!this._running) return;
+    this._running = false;
+    popRunningLoop(this);
+    const resolve = this._stopResolve;
+    this._stopResolve = undefined;
+    if (resolve !== undefined) resolve();
+  }
+
+  /** @internal The earliest live timer, dropping cancelled ones on top. */
+  _nextTimer(): TimerCallbackHandle | undefined {
+    const heap = this._timers;
+    while (heap.size > 0) {
+      const top = heap.peek()!;
+      if (!top._cancelled) return top;
+      heap.pop();
+      this._cancelledTimers--;
+    }
+    return undefined;
+  }
+
+  /** @internal Arms the one host timer for the earliest live deadline (or none). */
+  _armTimer(): void {
+    const next = this._nextTimer();
+    const when = next === undefined ? Infinity : next._when;
+    if (when === this._hostTimerWhen) return;
+    this._disarmHostTimer();
+    if (when === Infinity) return;
+    const delay = Math.min(MAX_HOST_DELAY, Math.max(0, Math.ceil(when - this.time())));
+    this._hostTimerWhen = when;
+    this._hostTimer = setTimeout(this._onHostTimer, delay);
+  }
+
+  /** @internal */
+  _disarmHostTimer(): void {
+    if (this._hostTimer !== undefined) {
+      clearTimeout(this._hostTimer);
+      this._hostTimer = undefined;
+    }
+    this._hostTimerWhen = Infinity;
+  }
+}
+
+function runIteration(loop: EventLoop): void {
+  if (!loop._closed) loop._runOnce();
+}

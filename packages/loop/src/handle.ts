@@ -1,0 +1,92 @@
+import type { Handle, TimerHandle } from "@aiots/core";
+
+/** What a handle needs from its loop. */
+export interface HandleOwner {
+  /** @internal */
+  _timerCancelled(handle: CallbackHandle): void;
+}
+
+/**
+ * A callback scheduled on a loop (asyncio's `Handle`). `cancel()` keeps it from running;
+ * a cancelled timer stays in the loop's heap until it reaches the top or the heap is
+ * compacted, so cancelling is O(1).
+ */
+export class CallbackHandle implements Handle {
+  /** @internal */ _callback: ((...args: never[]) => unknown) | undefined;
+  /** @internal */ _args: unknown[] | undefined;
+  /** @internal */ _cancelled = false;
+
+  /** @internal */
+  constructor(callback: (...args: never[]) => unknown, args: unknown[] | undefined) {
+    this._callback = callback;
+    this._args = args;
+  }
+
+  cancel(): void {
+    if (this._cancelled) return;
+    this._cancelled = true;
+    // Let go of what the callback holds: a cancelled timeout must not pin its closure.
+    this._callback = undefined;
+    this._args = undefined;
+  }
+
+  cancelled(): boolean {
+    return this._cancelled;
+  }
+
+  /** @internal The name shown in reports. */
+  _describe(): string {
+    const name = this._callback?.name;
+    return name ? name : "<anonymous>";
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "Handle";
+  }
+
+  toString(): string {
+    return `Handle [${this._cancelled ? "cancelled" : this._describe()}]`;
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
+  }
+}
+
+/** A callback scheduled for a loop time (asyncio's `TimerHandle`). */
+export class TimerCallbackHandle extends CallbackHandle implements TimerHandle {
+  /** @internal */ readonly _when: number;
+  /** @internal Tie-breaker: equal deadlines run in scheduling order. */
+  readonly _seq: number;
+  /** @internal */ _owner: HandleOwner | undefined;
+
+  /** @internal */
+  constructor(when: number, seq: number, callback: (...args: never[]) => unknown, args: unknown[] | undefined, owner: HandleOwner) {
+    super(callback, args);
+    this._when = when;
+    this._seq = seq;
+    this._owner = owner;
+  }
+
+  when(): number {
+    return this._when;
+  }
+
+  override cancel(): void {
+    if (this._cancelled) return;
+    super.cancel();
+    const owner = this._owner;
+    if (owner !== undefined) {
+      this._owner = undefined;
+      owner._timerCancelled(this);
+    }
+  }
+
+  override get [Symbol.toStringTag](): string {
+    return "TimerHandle";
+  }
+
+  override toString(): string {
+    return `TimerHandle [when: ${this._when}, ${this._cancelled ? "cancelled" : this._describe()}]`;
+  }
+}

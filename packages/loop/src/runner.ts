@@ -1,0 +1,170 @@
+import { isCancelledError } from "@aiots/core";
+import type { EventLoop as EventLoopInterface, TaskFunction } from "@aiots/core";
+import { allTasks } from "@aiots/future";
+import type { Task } from "@aiots/future";
+import { isMainThread } from "node:worker_threads";
+import { EventLoop } from "./event-loop.js";
+
+/** Options of `run` and `Runner`. */
+export interface RunOptions {
+  /** Turn the loop's debug mode on (or off). */
+  debug?: boolean;
+  /** The loop to run on instead of a fresh host loop, such as a `VirtualTimeLoop`. */
+  loop?: EventLoopInterface;
+}
+
+const RUNNER_STATES = ["created", "initialized", "closed"] as const;
+type RunnerState = (typeof RUNNER_STATES)[number];
+
+/** Exit code of a process ended by SIGINT, as shells report it. */
+const SIGINT_EXIT_CODE = 130;
+
+/**
+ * Runs main functions on one loop, one after the other, and cleans up at `close()`
+ * (asyncio's `Runner`). `run(fn)` runs `fn` as the main task; `close()` cancels every task
+ * still pending, waits for them, and closes the loop. Usable with `await using`.
+ *
+ * In a Node.js process, while `run` is in progress and nothing else listens for SIGINT,
+ * Ctrl-C cancels the main task (its `finally` blocks run), then the runner closes and the
+ * process exits with code 130 and no stack trace. A second Ctrl-C exits at once.
+ *
+ * @example
+ * ```ts
+ * await using runner = new Runner({ debug: true });
+ * await runner.run(async () => sleep(10));
+ * await runner.run(async () => console.log("same loop:", runner.getLoop().isClosed())); // false
+ * ```
+ */
+export class Runner {
+  /** @internal */ _state: RunnerState = "created";
+  /** @internal */ _loop: EventLoopInterface | undefined;
+  /** @internal */ readonly _options: RunOptions;
+
+  constructor(options: RunOptions = {}) {
+    if (options === null || typeof options !== "object") throw new TypeError(`Runner options must be an object, got ${typeof options}`);
+    this._options = options;
+  }
+
+  /** The runner's loop (made on first use). */
+  getLoop(): EventLoopInterface {
+    this._lazyInit();
+    return this._loop!;
+  }
+
+  /** Runs `main` as the main task and resolves to its result. Throws if a run is in progress. */
+  async run<T>(main: TaskFunction<T>): Promise<T> {
+    if (typeof main !== "function") throw new TypeError(`run needs an async function, got ${main === null ? "null" : typeof main}`);
+    this._lazyInit();
+    const loop = this._loop!;
+    if (loop.isRunning()) throw new Error("Runner.run() cannot be called while a run is in progress");
+    let task: Task<T> | undefined;
+    let interrupted = false;
+    const onSigint = () => {
+      if (interrupted || task === undefined || task.done()) process.exit(SIGINT_EXIT_CODE);
+      interrupted = true;
+      task.cancel("interrupted by SIGINT");
+    };
+    const listen = canHandleSigint();
+    if (listen) process.on("SIGINT", onSigint);
+    try {
+      task = loop.createTask(main, { name: "main" }) as Task<T>;
+      return await loop.runUntilComplete(task);
+    } catch (error) {
+      if (interrupted && isCancelledError(error) && task !== undefined && task.cancelled()) {
+        await this.close();
+        process.exit(SIGINT_EXIT_CODE);
+      }
+      throw error;
+    } finally {
+      if (listen) process.off("SIGINT", onSigint);
+    }
+  }
+
+  /** Cancels the tasks still pending, waits for them, and closes the loop (if the runner made it or was given it). */
+  async close(): Promise<void> {
+    if (this._state !== "initialized") {
+      this._state = "closed";
+      return;
+    }
+    const loop = this._loop!;
+    try {
+      await cancelAllTasks(loop);
+    } finally {
+      if (loop.isRunning()) loop.stop();
+      else loop.close();
+      this._state = "closed";
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** @internal */
+  _lazyInit(): void {
+    if (this._state === "closed") throw new Error("Runner is closed");
+    if (this._state === "initialized") return;
+    const given = this._options.loop;
+    if (given !== undefined && (given === null || typeof given !== "object" || typeof given.runUntilComplete !== "function")) {
+      throw new TypeError("Runner option loop must be an EventLoop");
+    }
+    const loop = given ?? new EventLoop();
+    if (loop.isClosed()) throw new Error("Event loop is closed");
+    if (this._options.debug !== undefined) loop.setDebug(this._options.debug);
+    this._loop = loop;
+    this._state = "initialized";
+  }
+}
+
+function canHandleSigint(): boolean {
+  return typeof process !== "undefined" && typeof process.on === "function" && process.listenerCount("SIGINT") === 0 && isMainThread;
+}
+
+/** asyncio's `_cancel_all_tasks`: cancel every pending task of `loop` and wait for all of them. */
+async function cancelAllTasks(loop: EventLoopInterface): Promise<void> {
+  const tasks = [...allTasks(loop)];
+  if (tasks.length === 0) return;
+  for (const task of tasks) task.cancel();
+  await loop.runUntilComplete(() => settleAll(tasks));
+  for (const task of tasks) {
+    if (task.cancelled()) continue;
+    const error = task.exception();
+    if (error !== null) {
+      loop.callExceptionHandler({ message: "unhandled exception during run() shutdown", exception: error, task });
+    }
+  }
+}
+
+function settleAll(tasks: Task<unknown>[]): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let left = tasks.length;
+    const one = () => {
+      if (--left === 0) resolve();
+    };
+    for (const task of tasks) task.addDoneCallback(one);
+  });
+}
+
+/**
+ * Runs `main` as the main task of a fresh loop (or of `options.loop`), then cancels what
+ * is still pending and closes the loop; resolves to `main`'s result (asyncio's `run`).
+ * In a Node.js script, Ctrl-C cancels `main`, lets its `finally` blocks run, and exits
+ * with code 130 (see `Runner`).
+ *
+ * @example
+ * ```ts
+ * const result = await run(async () => {
+ *   await sleep(100);
+ *   return "done";
+ * });
+ * console.log(result); // "done"
+ * ```
+ */
+export async function run<T>(main: TaskFunction<T>, options: RunOptions = {}): Promise<T> {
+  const runner = new Runner(options);
+  try {
+    return await runner.run(main);
+  } finally {
+    await runner.close();
+  }
+}
