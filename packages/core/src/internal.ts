@@ -3,6 +3,8 @@
  * any release. Import from `@aiots/core/internal`.
  */
 export { linkAbort } from "./abort.js";
+export { Deque } from "./deque.js";
+export { WaiterQueue, onSettle } from "./waiters.js";
 export {
   currentTaskOrUndefined,
   loopForCurrentCode,

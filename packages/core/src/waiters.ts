@@ -1,0 +1,99 @@
+import { Deque } from "./deque.js";
+import type { EventLoop, FutureLike } from "./interfaces.js";
+
+/** The hook slot aiots futures have; a foreign future falls back to a done callback. */
+interface Hookable {
+  _onSettle?: ((future: never) => void) | undefined;
+}
+
+/**
+ * Calls `hook(future)` when `future` settles. On an aiots future it runs synchronously,
+ * inside `cancel()`/`setResult()`/`setException()`, so a waiter leaves its queue at the
+ * very moment it is cancelled; on any other `FutureLike` it runs as a done callback (internal).
+ */
+export function onSettle<T>(future: FutureLike<T>, hook: (future: FutureLike<T>) => void): void {
+  const f = future as FutureLike<T> & Hookable;
+  if ("_onSettle" in f) {
+    const previous = f._onSettle as ((future: FutureLike<T>) => void) | undefined;
+    f._onSettle = (previous === undefined ? hook : (x: FutureLike<T>) => {
+      previous(x);
+      hook(x);
+    }) as (future: never) => void;
+  } else {
+    future.addDoneCallback(hook);
+  }
+}
+
+/**
+ * The FIFO of waiters every primitive shares (CPython's deque of futures, esfx's wait
+ * queue). A waiter is a future of the primitive's loop; `wakeFirst` hands ownership
+ * straight to the first live waiter by resolving its future, so nobody can barge in
+ * between release and wake-up. A waiter that is cancelled or aborted leaves the count at
+ * once (and the buffer lazily: dead entries are skipped, and compacted away when they
+ * outnumber the live ones), so `size` is always the number of live waiters.
+ *
+ * Because the handover is a resolved future, a waiter cancelled after it was woken still
+ * owns what it was handed: its `await` returns normally and the cancellation surfaces at
+ * its next await, where its `finally` gives the thing back (internal).
+ */
+export class WaiterQueue<T> {
+  /** @internal */ readonly _waiters = new Deque<FutureLike<T>>();
+  /** @internal */ _live = 0;
+  /** @internal Every waiter leaves the live count here, however its future settles. */
+  readonly _onSettled = (): void => {
+    this._live--;
+    const dead = this._waiters.length - this._live;
+    if (dead > 32 && dead > this._live) this._waiters.filterInPlace((w) => !w.done());
+  };
+
+  /** The number of live (pending) waiters. */
+  get size(): number {
+    return this._live;
+  }
+
+  /** Appends a new waiter future of `loop` and returns it. */
+  add(loop: EventLoop): FutureLike<T> {
+    const future = loop.createFuture<T>();
+    onSettle(future, this._onSettled);
+    this._waiters.push(future);
+    this._live++;
+    return future;
+  }
+
+  /** Resolves the first live waiter with `value`; false if there is none. */
+  wakeFirst(value: T): boolean {
+    const waiters = this._waiters;
+    for (;;) {
+      const future = waiters.shift();
+      if (future === undefined) return false;
+      if (future.done()) continue;
+      future.setResult(value);
+      return true;
+    }
+  }
+
+  /** Resolves every live waiter with `value`, first to last; returns how many. */
+  wakeAll(value: T): number {
+    let n = 0;
+    while (this.wakeFirst(value)) n++;
+    return n;
+  }
+
+  /** Rejects every live waiter with `error`; returns how many. */
+  rejectAll(error: unknown): number {
+    const waiters = this._waiters;
+    let n = 0;
+    for (;;) {
+      const future = waiters.shift();
+      if (future === undefined) return n;
+      if (future.done()) continue;
+      future.setException(error);
+      n++;
+    }
+  }
+
+  /** The live waiters, first to last. */
+  *[Symbol.iterator](): IterableIterator<FutureLike<T>> {
+    for (const w of this._waiters) if (!w.done()) yield w;
+  }
+}
