@@ -1,0 +1,24 @@
+// Sums the vitest JSON reports of every package and prints "N passed, N failed".
+// A package whose report is missing counts as one failure, so a run that tested
+// nothing cannot pass silently.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+
+let passed = 0;
+let failed = 0;
+const missing = [];
+for (const dir of readdirSync("packages")) {
+  const file = `packages/${dir}/test-results.json`;
+  if (!existsSync(file)) {
+    missing.push(dir);
+    continue;
+  }
+  const report = JSON.parse(readFileSync(file, "utf8"));
+  passed += report.numPassedTests;
+  failed += report.numFailedTests;
+}
+if (missing.length > 0) {
+  console.log(`no test report for: ${missing.join(", ")}`);
+  failed += missing.length;
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 || passed === 0 ? 1 : 0);
