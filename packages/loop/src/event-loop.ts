@@ -113,11 +113,18 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   async runUntilComplete<T>(fnOrAwaitable: AwaitableLike<T>): Promise<T> {
     this._checkRunnable();
     const future = ensureFuture(fnOrAwaitable, this);
-    const stopWhenDone = () => this.stop();
+    // The done callback may already sit in the ready queue when this run ends for another
+    // reason; once the run is over it must not stop a later run (stop() made while the loop
+    // is idle is kept for the next runForever).
+    let active = true;
+    const stopWhenDone = () => {
+      if (active) this.stop();
+    };
     future.addDoneCallback(stopWhenDone);
     try {
       await this.runForever();
     } finally {
+      active = false;
       future.removeDoneCallback(stopWhenDone);
     }
     if (!future.done()) throw new Error("Event loop stopped before Future completed.");
@@ -173,14 +180,30 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   callExceptionHandler(context: ExceptionContext): void {
     const handler = this._exceptionHandler;
     if (handler === null) {
-      this.defaultExceptionHandler(context);
+      this._callDefaultHandler(context, undefined);
       return;
     }
     try {
       handler(this, context);
     } catch (error) {
       // A broken handler must not break the loop: fall back to the default one.
-      this.defaultExceptionHandler({ message: "Unhandled error in exception handler", exception: error, context });
+      this._callDefaultHandler({ message: "Unhandled error in exception handler", exception: error, context }, error);
+    }
+  }
+
+  /**
+   * @internal Runs `defaultExceptionHandler`, which a subclass may override. If that throws
+   * too, print directly (as asyncio does): an error escaping here would leave the iteration
+   * half run and surface as an uncaught exception of the host.
+   */
+  _callDefaultHandler(context: ExceptionContext, handlerError: unknown): void {
+    try {
+      this.defaultExceptionHandler(context);
+    } catch (error) {
+      const message = handlerError === undefined
+        ? "Exception in default exception handler"
+        : "Exception in default exception handler while handling an unexpected error in custom exception handler";
+      console.error(message, error);
     }
   }
 
@@ -231,6 +254,9 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
 
   /** @internal Keeps cancelled timers from piling up or holding the process open. */
   _timerCancelled(_handle: CallbackHandle): void {
+    // close() already dropped the heap: counting this handle would make the count exceed
+    // what the heap holds.
+    if (this._closed) return;
     const heap = this._timers;
     const cancelled = ++this._cancelledTimers;
     if (cancelled === heap.size) {
@@ -261,6 +287,9 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
       const batch = this._ready;
       this._ready = this._spare;
       for (let i = 0; i < batch.length; i++) {
+        // A callback closed the loop: the rest of the batch is dropped like every other
+        // scheduled callback (close() promises that nothing runs afterwards).
+        if (this._closed) break;
         const handle = batch[i]!;
         if (!handle._cancelled) this._runHandle(handle);
       }
@@ -270,7 +299,10 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
       enterCallbackLoop(previousLoop);
       this._inIteration = false;
     }
-    if (this._stopping) this._finishRun();
+    // A stop() made while the loop is not running stays pending for the next runForever,
+    // which then runs one iteration and returns (asyncio). Idle iterations, which this
+    // loop also runs outside runForever, must not consume it.
+    if (this._stopping && this._running) this._finishRun();
     if (this._closed) return;
     if (this._ready.length > 0) {
       if (!this._iterationScheduled) this._scheduleIteration();
@@ -345,6 +377,12 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     if (when === this._hostTimerWhen) return;
     this._disarmHostTimer();
     if (when === Infinity) return;
+    if (when <= this.time()) {
+      // Already due (callLater(0), a negative delay, a past callAt): collect it on the
+      // next iteration, as asyncio does, rather than after a host timer's minimum of 1 ms.
+      if (!this._iterationScheduled && !this._inIteration) this._scheduleIteration();
+      return;
+    }
     const delay = Math.min(MAX_HOST_DELAY, Math.max(0, Math.ceil(when - this.time())));
     this._hostTimerWhen = when;
     this._hostTimer = setTimeout(this._onHostTimer, delay);
