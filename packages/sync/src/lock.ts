@@ -1,0 +1,112 @@
+import { InvalidStateError } from "@aiots/core";
+import type { WaitOptions } from "@aiots/core";
+import { WaiterQueue, checkWaitOptions } from "@aiots/core/internal";
+import { guardAfter } from "./guard.js";
+import { ACQUIRED, aborted, describe, waitIn } from "./waiting.js";
+
+/**
+ * A mutual-exclusion lock (asyncio's `Lock`). It is not owned by a task: any code may
+ * release it, as in asyncio.
+ *
+ * **Fair.** Waiters get the lock in the order they asked for it. `release()` hands the
+ * lock straight to the first waiter (the lock never looks free in between), and
+ * `acquire()` takes the fast path only when nobody waits, so a newcomer never barges in.
+ *
+ * **Cancellation-safe.** A waiter that is cancelled (its task cancelled, or its `signal`
+ * aborted) before the lock reaches it leaves the queue at once, and the lock goes to the
+ * next one. A waiter whose task is cancelled *after* the lock was handed to it owns the
+ * lock: its `await` returns normally and the `CancelledError` is thrown at its next
+ * await, where its `finally` (or `using` scope) releases. So the lock is never leaked and
+ * no wake-up is lost.
+ *
+ * @example
+ * ```ts
+ * const lock = new Lock();
+ * async function critical() {
+ *   await using _ = await lock.guard();
+ *   // only one caller at a time runs here
+ * }
+ * ```
+ */
+export class Lock {
+  /** @internal */ _locked = false;
+  /** @internal */ readonly _waiters = new WaiterQueue<true>();
+
+  /** Whether the lock is held (or being handed to a waiter). */
+  locked(): boolean {
+    return this._locked;
+  }
+
+  /**
+   * Acquires the lock, waiting for it if it is held or if others wait already. Resolves to
+   * `true` (asyncio's `acquire`). Interrupted by cancelling the awaiting task.
+   *
+   * @param options.signal aborting it withdraws this wait, which rejects with the
+   *   signal's reason; an already aborted signal rejects at once without acquiring.
+   * @throws TypeError (at the call) if `options` or `options.signal` is not what it should be.
+   * @example
+   * ```ts
+   * await lock.acquire();
+   * try { await work() } finally { lock.release() }
+   * ```
+   */
+  acquire(options?: WaitOptions): Promise<true> {
+    const signal = checkWaitOptions(options, "Lock.acquire");
+    if (signal !== undefined && signal.aborted) return aborted(signal);
+    if (!this._locked && this._waiters.size === 0) {
+      this._locked = true;
+      return ACQUIRED;
+    }
+    return waitIn(this._waiters, signal);
+  }
+
+  /**
+   * Releases the lock. If tasks wait, the first live one gets it (the lock stays locked,
+   * now on its behalf); otherwise it becomes unlocked.
+   *
+   * @throws InvalidStateError if the lock is not locked (asyncio raises `RuntimeError`);
+   *   the lock is unchanged and stays usable.
+   * @example
+   * ```ts
+   * await lock.acquire();
+   * lock.release();
+   * ```
+   */
+  release(): void {
+    if (!this._locked) throw new InvalidStateError("Lock.release() called on an unlocked Lock");
+    // Ownership passes to the woken waiter without the lock ever being free, which is
+    // what keeps a newcomer's fast path from taking it first.
+    if (!this._waiters.wakeFirst(true)) this._locked = false;
+  }
+
+  /**
+   * Acquires the lock and resolves to a disposable that releases it, for
+   * `await using _ = await lock.guard()` (asyncio's `async with lock`). Waits, and takes
+   * `options`, as `acquire`.
+   *
+   * @throws TypeError (at the call) for bad `options`.
+   * @example
+   * ```ts
+   * {
+   *   await using _ = await lock.guard();
+   *   await work();
+   * } // released here, also when work() throws or the task is cancelled
+   * ```
+   */
+  guard(options?: WaitOptions): Promise<AsyncDisposable & Disposable> {
+    return guardAfter(this.acquire(options), this);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "Lock";
+  }
+
+  /** `Lock [locked, waiters: 3]` or `Lock [unlocked]`. */
+  toString(): string {
+    return describe("Lock", this._locked ? "locked" : "unlocked", this._waiters.size);
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
+  }
+}

@@ -1,0 +1,156 @@
+import type { WaitOptions } from "@aiots/core";
+import { WaiterQueue, checkInteger, checkWaitOptions } from "@aiots/core/internal";
+import { guardAfter } from "./guard.js";
+import { ACQUIRED, aborted, describe, waitIn } from "./waiting.js";
+
+/**
+ * A counter of permits (asyncio's `Semaphore`): `acquire()` takes one, waiting while
+ * there are none; `release()` gives one back. `new Semaphore(value = 1)`.
+ *
+ * **Fair.** Waiters get permits in the order they asked. `release()` hands its permit
+ * straight to the first waiter (the count never shows it as free), and `acquire()` takes
+ * the fast path only when nobody waits, so a newcomer never barges in.
+ *
+ * **Cancellation-safe.** A waiter cancelled (task cancelled, or `signal` aborted) before
+ * a permit reaches it leaves the queue and consumes nothing. A waiter whose task is
+ * cancelled after it was handed a permit holds that permit: its `await` returns normally
+ * and the `CancelledError` comes at its next await, where its `finally` releases.
+ *
+ * @throws TypeError if `value` is not a number; RangeError if it is not an integer >= 0.
+ * @example
+ * ```ts
+ * const slots = new Semaphore(3);
+ * await Promise.all(urls.map(async (url) => {
+ *   await using _ = await slots.guard(); // at most 3 fetches at a time
+ *   return fetch(url);
+ * }));
+ * ```
+ */
+export class Semaphore {
+  /** @internal The free permits. While anyone waits it is 0: a release hands its permit over. */
+  _value: number;
+  /** @internal */ readonly _waiters = new WaiterQueue<true>();
+
+  constructor(value = 1) {
+    checkInteger(value, `${new.target.name} value`, 0);
+    this._value = value;
+  }
+
+  /** Whether `acquire()` would wait: no free permit, or others wait already. */
+  locked(): boolean {
+    return this._value === 0 || this._waiters.size > 0;
+  }
+
+  /**
+   * Takes a permit, waiting for one if none is free or if others wait already. Resolves to
+   * `true`. Interrupted by cancelling the awaiting task.
+   *
+   * @param options.signal aborting it withdraws this wait, which rejects with the
+   *   signal's reason; an already aborted signal rejects at once without taking a permit.
+   * @throws TypeError (at the call) for bad `options`.
+   * @example
+   * ```ts
+   * await sem.acquire();
+   * try { await work() } finally { sem.release() }
+   * ```
+   */
+  acquire(options?: WaitOptions): Promise<true> {
+    const signal = checkWaitOptions(options, `${this._name()}.acquire`);
+    if (signal !== undefined && signal.aborted) return aborted(signal);
+    if (this._value > 0 && this._waiters.size === 0) {
+      this._value--;
+      return ACQUIRED;
+    }
+    return waitIn(this._waiters, signal);
+  }
+
+  /**
+   * Gives a permit back: to the first live waiter if there is one, else to the count.
+   * A plain `Semaphore` never checks how many were taken (as asyncio); use
+   * `BoundedSemaphore` for that.
+   *
+   * @example
+   * ```ts
+   * sem.release();
+   * ```
+   */
+  release(): void {
+    if (!this._waiters.wakeFirst(true)) this._value++;
+  }
+
+  /**
+   * Takes a permit and resolves to a disposable that gives it back, for
+   * `await using _ = await sem.guard()` (asyncio's `async with sem`). Waits, and takes
+   * `options`, as `acquire`.
+   *
+   * @throws TypeError (at the call) for bad `options`.
+   * @example
+   * ```ts
+   * await using _ = await sem.guard();
+   * ```
+   */
+  guard(options?: WaitOptions): Promise<AsyncDisposable & Disposable> {
+    return guardAfter(this.acquire(options), this);
+  }
+
+  /** @internal */
+  _name(): string {
+    return "Semaphore";
+  }
+
+  get [Symbol.toStringTag](): string {
+    return this._name();
+  }
+
+  /** `Semaphore [unlocked, value: 2]` or `Semaphore [locked, waiters: 3]`. */
+  toString(): string {
+    const state = this.locked() ? "locked" : `unlocked, value: ${this._value}`;
+    return describe(this._name(), state, this._waiters.size);
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
+  }
+}
+
+/**
+ * A `Semaphore` that refuses to be released more often than it was acquired (asyncio's
+ * `BoundedSemaphore`): `release()` throws `RangeError` when the count would go above
+ * its initial value.
+ *
+ * @throws TypeError if `value` is not a number; RangeError if it is not an integer >= 0.
+ * @example
+ * ```ts
+ * const sem = new BoundedSemaphore(1);
+ * await sem.acquire();
+ * sem.release();
+ * sem.release(); // RangeError: BoundedSemaphore released too many times
+ * ```
+ */
+export class BoundedSemaphore extends Semaphore {
+  /** @internal */ readonly _bound: number;
+
+  constructor(value = 1) {
+    super(value);
+    this._bound = value;
+  }
+
+  /**
+   * Gives a permit back, as `Semaphore.release`.
+   *
+   * @throws RangeError if every permit is already free (released more often than
+   *   acquired); the semaphore is unchanged and stays usable.
+   */
+  override release(): void {
+    // While anyone waits the count is 0, so this only refuses when nobody holds a permit.
+    if (this._value >= this._bound) {
+      throw new RangeError(`BoundedSemaphore released too many times: all ${this._bound} permits are already free`);
+    }
+    super.release();
+  }
+
+  /** @internal */
+  override _name(): string {
+    return "BoundedSemaphore";
+  }
+}

@@ -1,0 +1,454 @@
+import { inspect } from "node:util";
+import { describe, expect, it } from "vitest";
+import { CancelledError, InvalidStateError } from "@aiots/core";
+import { Future, createTask, sleep } from "@aiots/future";
+import { getRunningLoop } from "@aiots/loop";
+import { Lock } from "@aiots/sync";
+import { abortListeners, outcome, ticks, virtual } from "./helpers.js";
+
+describe("Lock state", () => {
+  it("acquire resolves to true and locks; release unlocks", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      expect(lock.locked()).toBe(false);
+      expect(await lock.acquire()).toBe(true);
+      expect(lock.locked()).toBe(true);
+      lock.release();
+      expect(lock.locked()).toBe(false);
+    });
+  });
+
+  it("shows its state in String(), util.inspect and Object.prototype.toString", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      expect(String(lock)).toBe("Lock [unlocked]");
+      await lock.acquire();
+      expect(String(lock)).toBe("Lock [locked]");
+      const waiters = [1, 2, 3].map(() => createTask(() => lock.acquire()));
+      await ticks();
+      expect(String(lock)).toBe("Lock [locked, waiters: 3]");
+      expect(inspect(lock)).toBe("Lock [locked, waiters: 3]");
+      expect(Object.prototype.toString.call(lock)).toBe("[object Lock]");
+      for (const w of waiters) w.cancel();
+      expect(String(lock)).toBe("Lock [locked]");
+    });
+  });
+});
+
+describe("Lock fairness", () => {
+  it("waiters get the lock first come, first served, also one that arrives later", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      const result: number[] = [];
+      await lock.acquire();
+      const c = (n: number) => async () => {
+        if (await lock.acquire()) result.push(n);
+        return true;
+      };
+      const t1 = createTask(c(1));
+      const t2 = createTask(c(2));
+      await ticks();
+      expect(result).toEqual([]);
+      lock.release();
+      await ticks();
+      expect(result).toEqual([1]);
+      await ticks();
+      expect(result).toEqual([1]);
+      const t3 = createTask(c(3));
+      lock.release();
+      await ticks();
+      expect(result).toEqual([1, 2]);
+      lock.release();
+      await ticks();
+      expect(result).toEqual([1, 2, 3]);
+      for (const t of [t1, t2, t3]) expect(t.result()).toBe(true);
+    });
+  });
+
+  it("a release hands the lock to the first waiter, so a newcomer cannot barge in", async () => {
+    await virtual(async () => {
+      const steps: string[] = [];
+      const lock = new Lock();
+      await lock.acquire();
+      const waiter = createTask(async () => {
+        await lock.acquire();
+        steps.push("waiter acquired");
+        await sleep(10);
+        lock.release();
+      });
+      await ticks();
+      lock.release();
+      expect(lock.locked()).toBe(true); // handed over, never free
+      const newcomer = lock.acquire().then(() => steps.push("newcomer acquired"));
+      await Promise.all([waiter, newcomer]);
+      expect(steps).toEqual(["waiter acquired", "newcomer acquired"]);
+      lock.release();
+      expect(lock.locked()).toBe(false);
+    });
+  });
+
+  it("works with many waiters in order", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      const order: number[] = [];
+      await lock.acquire();
+      const tasks = Array.from({ length: 50 }, (_, i) =>
+        createTask(async () => {
+          await lock.acquire();
+          order.push(i);
+          await sleep(1);
+          lock.release();
+        }),
+      );
+      await ticks();
+      lock.release();
+      await Promise.all(tasks);
+      expect(order).toEqual(Array.from({ length: 50 }, (_, i) => i));
+      expect(getRunningLoop().time()).toBe(50);
+    });
+  });
+});
+
+describe("Lock cancellation", () => {
+  it("a waiter cancelled while waiting leaves the queue", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      await lock.acquire();
+      const task = createTask(() => lock.acquire());
+      getRunningLoop().callSoon(() => task.cancel());
+      await expect(task).rejects.toBeInstanceOf(CancelledError);
+      expect(lock._waiters.size).toBe(0);
+      expect(String(lock)).toBe("Lock [locked]");
+    });
+  });
+
+  it("a waiter cancelled just before the holder releases does not take the lock from the next one", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      const lockit = async (blocker?: Future<void>) => {
+        await lock.acquire();
+        try {
+          if (blocker !== undefined) await blocker;
+        } finally {
+          lock.release();
+        }
+      };
+      const fa = new Future<void>();
+      const ta = createTask(() => lockit(fa));
+      await ticks();
+      expect(lock.locked()).toBe(true);
+      const tb = createTask(() => lockit());
+      await ticks();
+      expect(lock._waiters.size).toBe(1);
+      const tc = createTask(() => lockit());
+      await ticks();
+      expect(lock._waiters.size).toBe(2);
+      fa.setResult();
+      tb.cancel();
+      await ticks();
+      expect(ta.done()).toBe(true);
+      expect(tb.cancelled()).toBe(true);
+      await tc;
+      expect(lock.locked()).toBe(false);
+    });
+  });
+
+  it("cancelling a waiter and releasing at once lets exactly one other waiter in", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      let lockCount = 0;
+      let callCount = 0;
+      const lockit = async () => {
+        callCount++;
+        await lock.acquire();
+        lockCount++;
+      };
+      await lock.acquire();
+      const t1 = createTask(lockit);
+      const t2 = createTask(lockit);
+      const t3 = createTask(lockit);
+      await ticks();
+      getRunningLoop().callSoon(() => {
+        t1.cancel();
+        lock.release();
+      });
+      await expect(t1).rejects.toBeInstanceOf(CancelledError);
+      await ticks();
+      expect(lockCount).toBe(1);
+      expect(callCount).toBe(3);
+      expect(t2.done()).toBe(true);
+      expect(t3.done()).toBe(false);
+      t3.cancel();
+      await ticks();
+      expect(t3.cancelled()).toBe(true);
+    });
+  });
+
+  it("a waiter cancelled before the release lets a newer waiter have the lock", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      await lock.acquire();
+      const tb = createTask(() => lock.acquire());
+      await ticks();
+      expect(lock._waiters.size).toBe(1);
+      const tc = createTask(() => lock.acquire());
+      tb.cancel();
+      lock.release();
+      await ticks();
+      expect(lock.locked()).toBe(true);
+      expect(tb.cancelled()).toBe(true);
+      expect(await tc).toBe(true);
+    });
+  });
+
+  it("a waiter cancelled after it was woken owns the lock: its await returns, the next await throws, and its finally releases", async () => {
+    await virtual(async () => {
+      const steps: string[] = [];
+      const lock = new Lock();
+      await lock.acquire();
+      const a = createTask(async () => {
+        await lock.acquire();
+        steps.push(`a acquired, locked: ${lock.locked()}`);
+        try {
+          await sleep(100);
+          steps.push("a slept");
+        } catch (e) {
+          steps.push(`a: ${(e as Error).name}`);
+          throw e;
+        } finally {
+          lock.release();
+          steps.push("a released");
+        }
+      });
+      const b = createTask(async () => {
+        await lock.acquire();
+        steps.push("b acquired");
+        lock.release();
+      });
+      await ticks();
+      lock.release(); // hands the lock to a
+      a.cancel(); // a is woken already: the cancel lands on its next await
+      expect(await outcome(a)).toBe("CancelledError");
+      await b;
+      expect(steps).toEqual(["a acquired, locked: true", "a: CancelledError", "a released", "b acquired"]);
+      expect(lock.locked()).toBe(false);
+    });
+  });
+
+  it("a waiter handed the lock and cancelled in the very iteration it started waiting still gets it and releases it", async () => {
+    // The handover and the cancel run before the engine's deferred `then` of the
+    // waiter's await: the await must still see the handover, or the lock would leak.
+    await virtual(async () => {
+      const steps: string[] = [];
+      const lock = new Lock();
+      await lock.acquire();
+      const a = createTask(async () => {
+        await lock.acquire();
+        steps.push("a acquired");
+        try {
+          await sleep(1);
+        } finally {
+          lock.release();
+        }
+      });
+      getRunningLoop().callSoon(() => {
+        lock.release();
+        a.cancel();
+      });
+      expect(await outcome(a)).toBe("CancelledError");
+      expect(steps).toEqual(["a acquired"]);
+      expect(lock.locked()).toBe(false);
+      expect(await lock.acquire()).toBe(true);
+    });
+  });
+
+  it("a woken waiter whose task is cancelled and releases without another await leaves the lock free and ends cancelled", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      await lock.acquire();
+      const a = createTask(async () => {
+        await lock.acquire();
+        lock.release();
+        return "done";
+      });
+      await ticks();
+      lock.release();
+      a.cancel();
+      expect(await outcome(a)).toBe("CancelledError");
+      expect(lock.locked()).toBe(false);
+    });
+  });
+});
+
+describe("Lock misuse and bad input", () => {
+  it("release of an unlocked lock throws InvalidStateError naming the misuse and leaves the lock usable", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      expect(() => lock.release()).toThrow(InvalidStateError);
+      expect(() => lock.release()).toThrow(/Lock\.release\(\) called on an unlocked Lock/);
+      expect(await lock.acquire()).toBe(true);
+      lock.release();
+      expect(lock.locked()).toBe(false);
+    });
+  });
+
+  it("bad options throw TypeError at the call", () => {
+    const lock = new Lock();
+    expect(() => lock.acquire(5 as never)).toThrow(TypeError);
+    expect(() => lock.acquire({ signal: "x" } as never)).toThrow(/Lock\.acquire options\.signal must be an AbortSignal/);
+    expect(() => lock.guard({ signal: 1 } as never)).toThrow(TypeError);
+    expect(lock.locked()).toBe(false);
+  });
+});
+
+describe("Lock with an AbortSignal", () => {
+  it("an already aborted signal rejects at once with its reason, without acquiring", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      const reason = new Error("stop");
+      await expect(lock.acquire({ signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+      expect(lock.locked()).toBe(false);
+    });
+  });
+
+  it("aborting later withdraws the wait, rejects with the reason, and removes the listener", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      await lock.acquire();
+      const ac = new AbortController();
+      const p = lock.acquire({ signal: ac.signal });
+      const other = lock.acquire();
+      expect(lock._waiters.size).toBe(2);
+      expect(abortListeners(ac.signal)).toBe(1);
+      ac.abort("gone");
+      expect(lock._waiters.size).toBe(1);
+      expect(abortListeners(ac.signal)).toBe(0);
+      await expect(p).rejects.toBe("gone");
+      lock.release();
+      expect(await other).toBe(true);
+      lock.release();
+      expect(lock.locked()).toBe(false);
+    });
+  });
+
+  it("removes the listener once the lock is acquired, and a later abort changes nothing", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      await lock.acquire();
+      const ac = new AbortController();
+      const p = lock.acquire({ signal: ac.signal });
+      lock.release();
+      expect(await p).toBe(true);
+      expect(abortListeners(ac.signal)).toBe(0);
+      ac.abort();
+      expect(lock.locked()).toBe(true);
+      lock.release();
+    });
+  });
+});
+
+describe("Lock.guard", () => {
+  it("await using holds the lock for the block and releases it after, also on a throw", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      {
+        await using _ = await lock.guard();
+        expect(lock.locked()).toBe(true);
+      }
+      expect(lock.locked()).toBe(false);
+      await expect(
+        (async () => {
+          await using _ = await lock.guard();
+          throw new Error("boom");
+        })(),
+      ).rejects.toThrow("boom");
+      expect(lock.locked()).toBe(false);
+    });
+  });
+
+  it("using (synchronous disposal) releases too, and a second disposal does nothing", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      const guard = await lock.guard();
+      {
+        using _ = guard;
+        expect(lock.locked()).toBe(true);
+      }
+      expect(lock.locked()).toBe(false);
+      await lock.acquire();
+      guard[Symbol.dispose]();
+      await guard[Symbol.asyncDispose]();
+      expect(lock.locked()).toBe(true); // the other holder keeps it
+      lock.release();
+    });
+  });
+
+  it("a guard waiting its turn is interrupted by cancelling its task", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      await lock.acquire();
+      const steps: string[] = [];
+      const t = createTask(async () => {
+        await using _ = await lock.guard();
+        steps.push("inside");
+      });
+      await ticks();
+      t.cancel();
+      expect(await outcome(t)).toBe("CancelledError");
+      expect(steps).toEqual([]);
+      lock.release();
+      expect(lock.locked()).toBe(false);
+    });
+  });
+
+  it("a guard woken just before its task is cancelled still releases when its scope ends", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      await lock.acquire();
+      const steps: string[] = [];
+      const t = createTask(async () => {
+        await using _ = await lock.guard();
+        steps.push("inside");
+        await sleep(10);
+        steps.push("not reached");
+      });
+      await ticks();
+      lock.release();
+      t.cancel();
+      expect(await outcome(t)).toBe("CancelledError");
+      expect(steps).toEqual(["inside"]);
+      expect(lock.locked()).toBe(false);
+    });
+  });
+});
+
+describe("Lock without a running loop", () => {
+  it("works in plain async code on the default loop", async () => {
+    const lock = new Lock();
+    await lock.acquire();
+    const waiting = lock.acquire();
+    expect(String(lock)).toBe("Lock [locked, waiters: 1]");
+    lock.release();
+    expect(await waiting).toBe(true);
+    lock.release();
+    expect(lock.locked()).toBe(false);
+  });
+
+  it("is not bound to one loop: it serves one loop after another", async () => {
+    const lock = new Lock();
+    for (let round = 0; round < 2; round++) {
+      await virtual(async () => {
+        await lock.acquire();
+        const t = createTask(async () => {
+          await lock.acquire();
+          lock.release();
+          return "ok";
+        });
+        await sleep(5);
+        lock.release();
+        expect(await t).toBe("ok");
+      });
+    }
+    expect(lock.locked()).toBe(false);
+  });
+});
