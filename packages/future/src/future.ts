@@ -56,8 +56,15 @@ export class Future<T> implements FutureLike<T> {
   /** @internal Debug mode only: whether the exception was looked at, shared with the GC watcher. */
   _debugRecord: { retrieved: boolean } | undefined = undefined;
 
-  /** A pending future of `loop` (default: the running loop, else the default loop). */
+  /**
+   * A pending future of `loop` (default: the running loop, else the default loop).
+   * Throws `TypeError` if `loop` is given and is not an event loop (checked at once:
+   * otherwise the mistake would only surface at the first done callback).
+   */
   constructor(loop?: EventLoop) {
+    if (loop !== undefined && (typeof loop !== "object" || loop === null || typeof loop.callSoon !== "function")) {
+      throw new TypeError(`Future loop must be an EventLoop, got ${loop === null ? "null" : typeof loop}`);
+    }
     this._loop = loop;
   }
 

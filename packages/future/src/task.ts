@@ -23,6 +23,14 @@ let taskCounter = 0;
  * task's context: aiots awaits there count as the task's own, and cancelling the task
  * cancels them too. asyncio has no such case; aiots treats that work as part of the task.
  *
+ * A future is recorded when the task's code starts awaiting it and forgotten once it
+ * settles: nothing tells when a combinator stops caring. So a future raced with
+ * `Promise.race` (or left behind by a `Promise.all` that rejected early) stays linked to
+ * the task while it is pending, and cancelling the task cancels it too. If the task is
+ * then awaiting a plain promise, that cancel is spent on the abandoned future: the task
+ * is not interrupted (its `signal` still aborts). Race aiots futures with `wait` or
+ * `asCompleted` from `@aiots/flow`, which do not await the losers.
+ *
  * Unlike asyncio, a pending task is kept alive by the loop, so a task nobody holds still
  * runs to the end (in debug mode the loop holds it weakly, to report tasks that were
  * collected while pending, which could never have finished).
@@ -56,9 +64,9 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   constructor(fn: TaskFunction<T>, loop: EventLoop, options?: TaskOptions) {
     super(loop);
     checkFunction(fn, "task function");
+    checkTaskOptions(options);
     this._fn = fn;
     const name = options?.name;
-    if (name !== undefined && typeof name !== "string") throw new TypeError(`task name must be a string, got ${typeof name}`);
     this._name = name ?? `Task-${++taskCounter}`;
     const signal = options?.signal;
     if (signal !== undefined) this._linkSignal(signal);
@@ -130,14 +138,18 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   _awaitStarted(future: Future<unknown>): Error | undefined {
     if (this.done()) return undefined;
     if ((future as unknown) === this) return new Error(`Task cannot await on itself: ${this._name}`);
+    // A future that is already done is never refused: it may carry something handed to
+    // this task (a lock, a permit, a queue item), and throwing instead of delivering it
+    // would lose it. A pending cancel then waits for the next await of a pending future.
+    if (future.done()) return undefined;
     if (this._mustCancel) {
-      // The cancel came while the task awaited something we could not interrupt: this
-      // is the first aiots await since, so it throws, and what it would wait on is cancelled.
+      // The cancel came while the task awaited something we could not interrupt: this is
+      // the first aiots await of a pending future since, so it is cancelled, and throws,
+      // as if the cancel had come while the task waited on it.
       this._mustCancel = false;
-      if (!future.cancel(this._cancelMessage)) return new CancelledError(this._cancelMessage);
+      future.cancel(this._cancelMessage);
       return undefined;
     }
-    if (future.done()) return undefined;
     const current = this._waitingOn;
     if (current === undefined || current.done()) {
       this._waitingOn = future;
@@ -152,18 +164,23 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     return undefined;
   }
 
-  /** @internal Cancels every pending future the task awaits; true if any was cancelled. */
+  /**
+   * @internal Cancels every pending future the task awaits; true if any was cancelled.
+   *
+   * The awaited futures stay recorded (asyncio leaves `_fut_waiter` set too): an awaited
+   * Task may catch the cancellation and go on cleaning up, still pending, and a second
+   * `cancel()` must reach it again. A plain future is done once cancelled, so keeping it
+   * costs nothing: the next await replaces it, and `cancel()` on it returns false.
+   */
   _cancelWaits(msg: string | undefined): boolean {
     let cancelled = false;
     const current = this._waitingOn;
-    if (current !== undefined) {
-      this._waitingOn = undefined;
-      if (current.cancel(msg)) cancelled = true;
-    }
+    if (current !== undefined && current.cancel(msg)) cancelled = true;
     const more = this._waitingMore;
     if (more !== undefined) {
-      this._waitingMore = undefined;
       for (const f of more) if (f.cancel(msg)) cancelled = true;
+      compactDone(more);
+      if (more.length === 0) this._waitingMore = undefined;
     }
     return cancelled;
   }
@@ -263,8 +280,24 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   override toString(): string {
     let state = this._describe();
     if (!this.done() && this._numCancelsRequested > 0) state = "cancelling";
-    const waiting = !this.done() && this._waitingOn !== undefined ? `, waiting on ${this._waitingOn.toString()}` : "";
+    // The last awaited future stays recorded after it settles (see `_cancelWaits`): show it only while pending.
+    const on = this._waitingOn;
+    const waiting = !this.done() && on !== undefined && !on.done() ? `, waiting on ${on.toString()}` : "";
     return `Task [${preview(this._name).replace(/^"|"$/g, "")}, ${state}${waiting}]`;
+  }
+}
+
+/**
+ * Checks `createTask`'s options before anything is made, so that a bad call throws at the
+ * call and leaves no half-built task behind (a wrong `eagerStart` would otherwise read as false).
+ */
+function checkTaskOptions(options: TaskOptions | undefined): void {
+  if (options === undefined || options === null) return;
+  if (typeof options !== "object") throw new TypeError(`task options must be an object, got ${typeof options}`);
+  const { name, eagerStart } = options;
+  if (name !== undefined && typeof name !== "string") throw new TypeError(`task name must be a string, got ${typeof name}`);
+  if (eagerStart !== undefined && typeof eagerStart !== "boolean") {
+    throw new TypeError(`task option eagerStart must be a boolean, got ${typeof eagerStart}`);
   }
 }
 

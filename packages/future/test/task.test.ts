@@ -1,0 +1,615 @@
+import { describe, expect, it } from "vitest";
+import { CancelledError } from "@aiots/core";
+import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
+import { Future, Task, createTask, currentTask, sleep } from "@aiots/future";
+
+const onVirtualLoop = <T>(main: () => Promise<T>): Promise<T> => run(main, { loop: new VirtualTimeLoop() });
+
+/** The error `p` rejects with (fails the test if it resolves). */
+async function rejection(p: PromiseLike<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a rejection");
+}
+
+/** A plain promise (not an aiots Future) with its resolve function. */
+function plainPromise<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe("cancel() throws CancelledError at the task's await", () => {
+  it("the pending sleep throws, finally runs, and the task ends cancelled", async () => {
+    const steps: string[] = [];
+    await onVirtualLoop(async () => {
+      const t = createTask(async () => {
+        try {
+          steps.push("start");
+          await sleep(10_000);
+          steps.push("not reached");
+        } catch (e) {
+          steps.push(`caught ${(e as Error).name} at ${getRunningLoop().time()}`);
+          throw e;
+        } finally {
+          steps.push("finally");
+        }
+      });
+      await sleep(5);
+      expect(t.cancel()).toBe(true);
+      expect(t.done()).toBe(false);
+      await expect(t).rejects.toBeInstanceOf(CancelledError);
+      expect(t.done()).toBe(true);
+      expect(t.cancelled()).toBe(true);
+      expect(t.cancel()).toBe(false);
+      expect(getRunningLoop().time()).toBe(5);
+      steps.push("awaited");
+    });
+    expect(steps).toEqual(["start", "caught CancelledError at 5", "finally", "awaited"]);
+  });
+
+  it("reaches an await inside nested async functions the task calls, running every finally inside out", async () => {
+    const steps: string[] = [];
+    await onVirtualLoop(async () => {
+      async function inner(): Promise<void> {
+        try {
+          await sleep(1000);
+        } finally {
+          steps.push("inner finally");
+        }
+      }
+      async function middle(): Promise<void> {
+        try {
+          await inner();
+        } finally {
+          steps.push("middle finally");
+        }
+      }
+      const t = createTask(async () => {
+        try {
+          await middle();
+        } finally {
+          steps.push("task finally");
+        }
+      });
+      await sleep(1);
+      t.cancel();
+      expect(await rejection(t)).toBeInstanceOf(CancelledError);
+    });
+    expect(steps).toEqual(["inner finally", "middle finally", "task finally"]);
+  });
+
+  it("cancels the plain Future the task awaits, so its owner sees it cancelled", async () => {
+    await onVirtualLoop(async () => {
+      const f = new Future<number>();
+      const t = createTask(async () => (await f) + 1);
+      await sleep(0);
+      t.cancel();
+      await expect(t).rejects.toBeInstanceOf(CancelledError);
+      expect(f.cancelled()).toBe(true);
+    });
+  });
+
+  it("cancelling the awaited future from outside cancels the task", async () => {
+    await onVirtualLoop(async () => {
+      const f = new Future<number>();
+      const t = createTask(async () => await f);
+      await sleep(0);
+      f.cancel("inner");
+      const error = await rejection(t);
+      expect(error).toBeInstanceOf(CancelledError);
+      expect(t.cancelled()).toBe(true);
+      expect((error as Error).message).toBe("inner");
+    });
+  });
+
+  it("the cancelled task can be awaited by several tasks, each getting CancelledError", async () => {
+    await onVirtualLoop(async () => {
+      const t = createTask(() => sleep(100));
+      const waiters = [1, 2].map(() => createTask(async () => rejection(t)));
+      await sleep(1);
+      t.cancel();
+      const errors = await Promise.all(waiters);
+      for (const e of errors) expect(e).toBeInstanceOf(CancelledError);
+      for (const w of waiters) expect(w.cancelled()).toBe(false);
+    });
+  });
+});
+
+describe("cancel(msg)", () => {
+  it("the message reaches the CancelledError inside the task and of whoever awaits it", async () => {
+    let inside: unknown;
+    await onVirtualLoop(async () => {
+      const t = createTask(async () => {
+        try {
+          await sleep(100);
+        } catch (e) {
+          inside = e;
+          throw e;
+        }
+      });
+      await sleep(1);
+      t.cancel("shutting down");
+      const outside = await rejection(t);
+      expect((outside as Error).message).toBe("shutting down");
+      expect(() => t.result()).toThrow("shutting down");
+      expect(() => t.exception()).toThrow("shutting down");
+    });
+    expect(inside).toBeInstanceOf(CancelledError);
+    expect((inside as Error).message).toBe("shutting down");
+  });
+
+  it("a message given before the task starts reaches its awaiter", async () => {
+    await onVirtualLoop(async () => {
+      const t = createTask(() => sleep(10));
+      t.cancel("my message");
+      expect((await rejection(t)) as Error).toMatchObject({ name: "CancelledError", message: "my message" });
+    });
+  });
+});
+
+describe("cancelling() and uncancel()", () => {
+  it("each cancel() counts and returns true while the task is pending; the count stays after the end", async () => {
+    await onVirtualLoop(async () => {
+      const t = createTask(() => sleep(10_000));
+      expect(t.cancelling()).toBe(0);
+      expect(t.cancel()).toBe(true);
+      expect(t.cancelling()).toBe(1);
+      expect(t.cancel()).toBe(true);
+      expect(t.cancelling()).toBe(2);
+      await expect(t).rejects.toBeInstanceOf(CancelledError);
+      expect(t.cancel()).toBe(false);
+      expect(t.cancelling()).toBe(2);
+    });
+  });
+
+  it("uncancel() takes one request back and never goes below zero", async () => {
+    await onVirtualLoop(async () => {
+      const t = createTask(async () => {
+        try {
+          await sleep(100);
+        } catch {
+          const task = currentTask()!;
+          expect(task.cancelling()).toBe(2);
+          expect(task.uncancel()).toBe(1);
+          expect(task.uncancel()).toBe(0);
+          expect(task.uncancel()).toBe(0);
+          await sleep(100);
+          return "recovered";
+        }
+        return "not cancelled";
+      });
+      await sleep(1);
+      t.cancel();
+      t.cancel();
+      expect(await t).toBe("recovered");
+      expect(t.cancelled()).toBe(false);
+      expect(t.cancelling()).toBe(0);
+      expect(getRunningLoop().time()).toBe(101);
+    });
+  });
+
+  it("after uncancel() to zero the task can be cancelled again (asyncio's test_uncancel)", async () => {
+    const steps: string[] = [];
+    await onVirtualLoop(async () => {
+      const t = createTask(async () => {
+        try {
+          await sleep(10_000);
+        } catch {
+          steps.push("first cancel");
+          currentTask()!.uncancel();
+          await sleep(10_000);
+        }
+      });
+      await sleep(10);
+      expect(t.cancel()).toBe(true);
+      expect(String(t)).toContain("cancelling");
+      await sleep(10);
+      expect(String(t)).not.toContain("cancelling");
+      expect(t.cancel()).toBe(true);
+      await expect(t).rejects.toBeInstanceOf(CancelledError);
+      expect(getRunningLoop().time()).toBe(20);
+    });
+    expect(steps).toEqual(["first cancel"]);
+  });
+
+  it("a task that cancels itself and uncancels to zero before its next await is not cancelled (3.13)", async () => {
+    await onVirtualLoop(async () => {
+      const t = createTask(async () => {
+        const me = currentTask()!;
+        me.cancel();
+        expect(me.signal.aborted).toBe(true);
+        expect(me.uncancel()).toBe(0);
+        expect(me.signal.aborted).toBe(false);
+        await sleep(5);
+        return "ran to the end";
+      });
+      expect(await t).toBe("ran to the end");
+      expect(t.signal.aborted).toBe(false);
+    });
+  });
+
+  it("a task that catches CancelledError keeps cancelling() at 1 (asyncio does not uncancel for you)", async () => {
+    await onVirtualLoop(async () => {
+      const t = createTask(async () => {
+        try {
+          await sleep(100);
+        } catch {
+          return currentTask()!.cancelling();
+        }
+        return -1;
+      });
+      await sleep(1);
+      t.cancel();
+      expect(await t).toBe(1);
+      expect(t.cancelling()).toBe(1);
+    });
+  });
+});
+
+describe("cancel while the task awaits a plain promise", () => {
+  it("task.signal aborts at once, and the next aiots await throws (and its future is cancelled)", async () => {
+    const steps: string[] = [];
+    await onVirtualLoop(async () => {
+      const plain = plainPromise();
+      let nextSleep: Future<void> | undefined;
+      const t = createTask(async () => {
+        const signal = currentTask()!.signal;
+        signal.addEventListener("abort", () => steps.push(`abort ${(signal.reason as Error).name}`));
+        await plain.promise;
+        steps.push("plain resolved");
+        try {
+          nextSleep = sleep(50);
+          await nextSleep;
+          steps.push("not reached");
+        } finally {
+          steps.push("finally");
+        }
+      });
+      await sleep(1);
+      t.cancel("late");
+      steps.push("cancel returned");
+      expect(t.signal.aborted).toBe(true);
+      expect(t.signal.reason).toBeInstanceOf(CancelledError);
+      plain.resolve();
+      const error = await rejection(t);
+      expect((error as Error).message).toBe("late");
+      expect(t.cancelled()).toBe(true);
+      expect(nextSleep!.cancelled()).toBe(true);
+      expect(getRunningLoop().time()).toBe(1);
+    });
+    expect(steps).toEqual(["abort CancelledError", "cancel returned", "plain resolved", "finally"]);
+  });
+
+  it("a pending cancel never refuses an already-resolved future: its value is delivered and the next pending await throws", async () => {
+    const steps: string[] = [];
+    await onVirtualLoop(async () => {
+      const plain = plainPromise();
+      const handed = getRunningLoop().createFuture<string>();
+      const t = createTask(async () => {
+        await plain.promise;
+        // Something was handed over (as a lock hands itself to a waiter) before this await started.
+        steps.push(`got ${await handed}`);
+        try {
+          await sleep(10);
+          steps.push("not reached");
+        } finally {
+          steps.push("released");
+        }
+      });
+      await sleep(1);
+      handed.setResult("the lock");
+      t.cancel("late");
+      plain.resolve();
+      expect(await rejection(t)).toBeInstanceOf(CancelledError);
+    });
+    expect(steps).toEqual(["got the lock", "released"]);
+  });
+
+  it("a task that finishes after such a cancel without another aiots await ends cancelled", async () => {
+    const steps: string[] = [];
+    await onVirtualLoop(async () => {
+      const plain = plainPromise<number>();
+      const t = createTask(async () => {
+        try {
+          const v = await plain.promise;
+          steps.push(`got ${v}`);
+          return v * 2;
+        } finally {
+          steps.push("finally");
+        }
+      });
+      await sleep(1);
+      t.cancel("too late");
+      plain.resolve(21);
+      const error = await rejection(t);
+      expect(error).toBeInstanceOf(CancelledError);
+      expect((error as Error).message).toBe("too late");
+      expect(t.cancelled()).toBe(true);
+    });
+    expect(steps).toEqual(["got 21", "finally"]);
+  });
+
+  it("the next await throws even if what it awaits is already done", async () => {
+    await onVirtualLoop(async () => {
+      const plain = plainPromise();
+      const done = new Future<number>();
+      done.setResult(1);
+      const t = createTask(async () => {
+        await plain.promise;
+        return await done;
+      });
+      await sleep(1);
+      t.cancel("refused");
+      plain.resolve();
+      const error = await rejection(t);
+      expect(error).toBeInstanceOf(CancelledError);
+      expect((error as Error).message).toBe("refused");
+      expect(done.result()).toBe(1);
+    });
+  });
+
+  it("a task that throws another error after such a cancel ends with that error", async () => {
+    await onVirtualLoop(async () => {
+      const plain = plainPromise();
+      const failure = new Error("own failure");
+      const t = createTask(async () => {
+        await plain.promise;
+        throw failure;
+      });
+      await sleep(1);
+      t.cancel();
+      plain.resolve();
+      expect(await rejection(t)).toBe(failure);
+      expect(t.cancelled()).toBe(false);
+      expect(t.exception()).toBe(failure);
+    });
+  });
+
+  it("a signal-aware API given task.signal stops at once", async () => {
+    await onVirtualLoop(async () => {
+      const t = createTask(async () => {
+        const signal = currentTask()!.signal;
+        await new Promise<void>((_resolve, reject) => {
+          signal.addEventListener("abort", () => reject(signal.reason as Error), { once: true });
+        });
+      });
+      await sleep(1);
+      t.cancel("abort the fetch");
+      const error = await rejection(t);
+      expect(error).toBeInstanceOf(CancelledError);
+      expect((error as Error).message).toBe("abort the fetch");
+      expect(t.cancelled()).toBe(true);
+    });
+  });
+});
+
+describe("cancelling a task that awaits another task", () => {
+  it("cancels the awaited task too, whose finally runs first", async () => {
+    const steps: string[] = [];
+    await onVirtualLoop(async () => {
+      const inner = createTask(async () => {
+        try {
+          await sleep(1000);
+        } finally {
+          steps.push("inner finally");
+        }
+      });
+      const outer = createTask(async () => {
+        try {
+          await inner;
+        } finally {
+          steps.push("outer finally");
+        }
+      });
+      await sleep(1);
+      outer.cancel("from outside");
+      const error = await rejection(outer);
+      expect((error as Error).message).toBe("from outside");
+      expect(inner.cancelled()).toBe(true);
+      expect(outer.cancelled()).toBe(true);
+      expect(inner.cancelling()).toBe(1);
+    });
+    expect(steps).toEqual(["inner finally", "outer finally"]);
+  });
+
+  it("a task that cancels itself and then awaits a nested task cancels that task and its future (bpo-34872)", async () => {
+    await onVirtualLoop(async () => {
+      const fut = new Future<void>();
+      let nested: Task<void> | undefined;
+      const t = createTask(async () => {
+        nested = createTask(async () => {
+          await fut;
+        });
+        await sleep(0);
+        currentTask()!.cancel();
+        await nested;
+      });
+      await expect(t).rejects.toBeInstanceOf(CancelledError);
+      expect(t.cancelled()).toBe(true);
+      expect(nested!.cancelled()).toBe(true);
+      expect(fut.cancelled()).toBe(true);
+    });
+  });
+
+  it("if the awaited task swallows the cancel and returns, the outer task gets that value (as asyncio)", async () => {
+    await onVirtualLoop(async () => {
+      const inner = createTask(async () => {
+        try {
+          await sleep(1000);
+          return "finished";
+        } catch {
+          return "swallowed";
+        }
+      });
+      const outer = createTask(async () => `outer saw ${await inner}`);
+      await sleep(1);
+      outer.cancel();
+      expect(await outer).toBe("outer saw swallowed");
+      expect(outer.cancelling()).toBe(1);
+    });
+  });
+
+  it("a second cancel reaches the awaited task again while it still runs its cleanup", async () => {
+    const steps: string[] = [];
+    await onVirtualLoop(async () => {
+      const inner = createTask(async () => {
+        try {
+          await sleep(1000);
+        } catch {
+          steps.push(`inner caught at ${getRunningLoop().time()}`);
+        }
+        try {
+          await sleep(1000);
+          steps.push("cleanup done");
+        } catch {
+          steps.push(`cleanup interrupted at ${getRunningLoop().time()}`);
+          throw new CancelledError("cleanup interrupted");
+        }
+      });
+      const outer = createTask(() => inner);
+      await sleep(1);
+      outer.cancel();
+      await sleep(1);
+      outer.cancel();
+      await expect(outer).rejects.toBeInstanceOf(CancelledError);
+      expect(inner.cancelled()).toBe(true);
+      expect(inner.cancelling()).toBe(2);
+    });
+    expect(steps).toEqual(["inner caught at 1", "cleanup interrupted at 2"]);
+  });
+});
+
+describe("a task that catches CancelledError", () => {
+  it("and returns completes with that value, not cancelled", async () => {
+    await onVirtualLoop(async () => {
+      const f1 = new Future<void>();
+      const f2 = new Future<void>();
+      const t = createTask(async () => {
+        await f1;
+        try {
+          await f2;
+        } catch (e) {
+          expect(e).toBeInstanceOf(CancelledError);
+          return 42;
+        }
+        return 0;
+      });
+      await sleep(0);
+      f1.setResult();
+      await sleep(0);
+      t.cancel();
+      expect(f2.cancelled()).toBe(true);
+      expect(await t).toBe(42);
+      expect(t.cancelled()).toBe(false);
+      expect(t.result()).toBe(42);
+    });
+  });
+
+  it("and goes on awaiting other futures runs normally (test_cancel_task_ignoring)", async () => {
+    await onVirtualLoop(async () => {
+      const f2 = new Future<void>();
+      const f3 = new Future<number>();
+      const t = createTask(async () => {
+        try {
+          await f2;
+        } catch {
+          // ignored on purpose
+        }
+        return await f3;
+      });
+      await sleep(0);
+      t.cancel();
+      expect(f2.cancelled()).toBe(true);
+      await sleep(0);
+      f3.setResult(42);
+      expect(await t).toBe(42);
+      expect(f3.cancelled()).toBe(false);
+      expect(t.cancelled()).toBe(false);
+    });
+  });
+});
+
+describe("cancel before the task starts", () => {
+  it("never runs the function, and the task ends cancelled", async () => {
+    const steps: string[] = [];
+    await onVirtualLoop(async () => {
+      const t = createTask(async () => {
+        steps.push("ran");
+      });
+      expect(t.cancel()).toBe(true);
+      await expect(t).rejects.toBeInstanceOf(CancelledError);
+      expect(t.cancelled()).toBe(true);
+    });
+    expect(steps).toEqual([]);
+  });
+
+  it("a cancel taken back with uncancel() before the start lets the function run (3.13)", async () => {
+    await onVirtualLoop(async () => {
+      const t = createTask(async () => "ran");
+      t.cancel();
+      expect(t.uncancel()).toBe(0);
+      expect(await t).toBe("ran");
+    });
+  });
+
+  it("a task that cancels itself and ends at once is cancelled (test_cancel_at_end)", async () => {
+    await onVirtualLoop(async () => {
+      const t: Task<number> = createTask(() => {
+        t.cancel();
+        return 12;
+      });
+      await expect(t).rejects.toBeInstanceOf(CancelledError);
+      expect(t.cancelled()).toBe(true);
+    });
+  });
+
+  it("a task that cancels itself then sleeps is cancelled at that sleep (test_cancel_current_task)", async () => {
+    await onVirtualLoop(async () => {
+      const t: Task<number> = createTask(async () => {
+        t.cancel();
+        await sleep(100_000);
+        return 12;
+      });
+      await expect(t).rejects.toBeInstanceOf(CancelledError);
+      expect(getRunningLoop().time()).toBe(0);
+    });
+  });
+});
+
+describe("Promise.all inside a task", () => {
+  it("is cancelled as a whole: every future it waits on is cancelled, every branch's finally runs", async () => {
+    const steps: string[] = [];
+    await onVirtualLoop(async () => {
+      const f1 = new Future<number>();
+      const f2 = new Future<number>();
+      const branch = async (name: string, ms: number) => {
+        try {
+          await sleep(ms);
+        } finally {
+          steps.push(`${name} finally`);
+        }
+      };
+      const t = createTask(async () => {
+        try {
+          await Promise.all([f1, f2, branch("a", 100), branch("b", 200)]);
+        } finally {
+          steps.push("task finally");
+        }
+      });
+      await sleep(10);
+      t.cancel();
+      await expect(t).rejects.toBeInstanceOf(CancelledError);
+      expect(f1.cancelled()).toBe(true);
+      expect(f2.cancelled()).toBe(true);
+      await sleep(0);
+      expect(getRunningLoop().time()).toBe(10);
+    });
+    expect(steps).toContain("a finally");
+    expect(steps).toContain("b finally");
+    expect(steps).toContain("task finally");
+  });
+});
