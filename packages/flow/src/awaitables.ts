@@ -1,0 +1,162 @@
+/**
+ * What every flow function does with its input (internal): check it at the call, turn it
+ * into Futures of one loop, and read outcomes without tripping over odd exceptions.
+ */
+import type { AwaitableLike, EventLoop, FutureLike } from "@aiots/core";
+import { Future, ensureFuture, isFuture } from "@aiots/future";
+import { getEventLoop } from "@aiots/loop";
+
+/** The result type of one awaitable: a function's awaited return value, else the awaited value. */
+export type AwaitedResult<A> = A extends (...args: never[]) => infer R ? Awaited<R> : Awaited<A>;
+
+/** The input after checking and conversion. */
+export interface Children<T> {
+  /** The loop every child belongs to. */
+  readonly loop: EventLoop;
+  /** One Future per input position (a duplicate input maps to the same Future). */
+  readonly perItem: Future<T>[];
+  /** Each distinct Future once, in first-seen order. */
+  readonly unique: Future<T>[];
+  /** The Tasks started here from functions: nobody else holds them. */
+  readonly started: Future<T>[];
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (isFuture(value)) return "a Future";
+  if (typeof value === "object" && typeof (value as PromiseLike<unknown>).then === "function") return "a promise";
+  return typeof value;
+}
+
+function isAwaitable(value: unknown): value is AwaitableLike<unknown> {
+  if (typeof value === "function") return true;
+  return typeof value === "object" && value !== null && typeof (value as PromiseLike<unknown>).then === "function";
+}
+
+/**
+ * Reads `aws` into an array, throwing `TypeError` (before anything is started) if it is not
+ * an iterable of awaitables. A single Future or promise is refused: asyncio does the same,
+ * because `wait(fut)` is almost always a forgotten pair of brackets.
+ */
+export function collect<T>(aws: Iterable<AwaitableLike<T>>, what: string): AwaitableLike<T>[] {
+  if (aws === null || typeof aws !== "object" || typeof (aws as Iterable<unknown>)[Symbol.iterator] !== "function") {
+    throw new TypeError(`${what} expects an iterable of awaitables, got ${describe(aws)}`);
+  }
+  if (isAwaitable(aws)) throw new TypeError(`${what} expects an iterable of awaitables, got ${describe(aws)}; wrap it in an array`);
+  const items = Array.from(aws);
+  for (let i = 0; i < items.length; i++) {
+    if (!isAwaitable(items[i])) {
+      throw new TypeError(`${what}: item ${i} must be a Future, a promise or a function, got ${describe(items[i])}`);
+    }
+  }
+  return items;
+}
+
+/**
+ * Turns checked items into Futures of one loop: Futures as they are, functions started as
+ * Tasks, promises wrapped. The same object given twice becomes one child (as in asyncio).
+ *
+ * @throws RangeError if two Futures belong to different loops (nothing is started then).
+ */
+export function toFutures<T>(items: AwaitableLike<T>[], what: string): Children<T> {
+  let loop: EventLoop | undefined;
+  for (const item of items) {
+    if (!isFuture(item)) continue;
+    const own = (item as FutureLike<T>).getLoop();
+    if (loop === undefined) loop = own;
+    else if (own !== loop) throw new RangeError(`${what}: every Future must belong to the same event loop`);
+  }
+  loop ??= getEventLoop();
+  const seen = new Map<unknown, Future<T>>();
+  const perItem: Future<T>[] = [];
+  const unique: Future<T>[] = [];
+  const started: Future<T>[] = [];
+  for (const item of items) {
+    let future = seen.get(item);
+    if (future === undefined) {
+      future = ensureFuture(item, loop);
+      seen.set(item, future);
+      unique.push(future);
+      if (typeof item === "function") started.push(future);
+    }
+    perItem.push(future);
+  }
+  return { loop, perItem, unique, started };
+}
+
+/** The error a done future failed with, boxed (so `throw undefined` is still seen); undefined if it did not fail. */
+export function failureOf(future: FutureLike<unknown>): { error: unknown } | undefined {
+  if (future.cancelled()) return undefined;
+  try {
+    future.result();
+    return undefined;
+  } catch (error) {
+    return { error };
+  }
+}
+
+/** Copies the outcome of the done future `from` into the pending `to`. */
+export function copyOutcome<T>(from: FutureLike<T>, to: FutureLike<T>): void {
+  if (to.done()) return;
+  if (from.cancelled()) {
+    to.cancel();
+    return;
+  }
+  const failure = failureOf(from);
+  if (failure !== undefined) to.setException(failure.error);
+  else to.setResult(from.result());
+}
+
+/**
+ * A future of `loop` that resolves once every future in `futures` is done. Its done
+ * callbacks are removed when it settles, so cancelling it leaves nothing behind.
+ */
+export function allDone(futures: readonly FutureLike<unknown>[], loop: EventLoop): Future<void> {
+  const waiter = new Future<void>(loop);
+  let left = 0;
+  for (const f of futures) if (!f.done()) left++;
+  if (left === 0) {
+    waiter.setResult(undefined);
+    return waiter;
+  }
+  const one = (f: FutureLike<unknown>) => {
+    if (f.done() && --left === 0 && !waiter.done()) waiter.setResult(undefined);
+  };
+  for (const f of futures) if (!f.done()) f.addDoneCallback(one);
+  waiter.addDoneCallback(() => {
+    for (const f of futures) f.removeDoneCallback(one);
+  });
+  return waiter;
+}
+
+/**
+ * Cancels every pending future in `futures` and waits until all are done (see `waitDone`).
+ */
+export async function cancelAndWait(futures: readonly FutureLike<unknown>[], loop: EventLoop): Promise<void> {
+  const pending = futures.filter((f) => !f.done());
+  for (const f of pending) f.cancel();
+  await waitDone(pending, loop);
+}
+
+/**
+ * Waits until every future in `futures` is done, so none outlives the caller. A cancel of
+ * the caller during the wait does not cut it short (as asyncio's TaskGroup keeps waiting
+ * for its children): the wait goes on, and the `CancelledError` is thrown once every future
+ * is done. The futures are not cancelled again: that would interrupt their cleanup.
+ */
+export async function waitDone(futures: readonly FutureLike<unknown>[], loop: EventLoop): Promise<void> {
+  let pending = futures.filter((f) => !f.done());
+  let interrupted: { error: unknown } | undefined;
+  while (pending.length > 0) {
+    const waiter = allDone(pending, loop);
+    try {
+      await waiter;
+    } catch (error) {
+      interrupted ??= { error };
+    } finally {
+      waiter.cancel();
+    }
+    pending = pending.filter((f) => !f.done());
+  }
+  if (interrupted !== undefined) throw interrupted.error;
+}

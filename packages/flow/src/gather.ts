@@ -1,0 +1,167 @@
+import type { AwaitableLike, EventLoop } from "@aiots/core";
+import { Future } from "@aiots/future";
+import { getEventLoop } from "@aiots/loop";
+import { collect, failureOf, toFutures } from "./awaitables.js";
+import type { AwaitedResult } from "./awaitables.js";
+
+/** Options of `gather`. */
+export interface GatherOptions {
+  /** Put each child's error in its result slot instead of rejecting with the first one. */
+  returnExceptions?: boolean;
+}
+
+/** The results of `gather(aws)`: one per input, in input order. */
+export type GatherResults<A extends readonly unknown[]> = { -readonly [K in keyof A]: AwaitedResult<A[K]> };
+
+/**
+ * The results of `gather(aws, { returnExceptions: true })`: a result or the error in each
+ * slot. Typed `Error`, since that is what code throws; a non-Error throwable comes back
+ * as it was thrown.
+ */
+export type GatherSettledResults<A extends readonly unknown[]> = { -readonly [K in keyof A]: AwaitedResult<A[K]> | Error };
+
+/**
+ * The Future `gather` returns (asyncio's `_GatheringFuture`): cancelling it cancels the
+ * children instead of marking it cancelled at once, and it ends cancelled once they are
+ * all done.
+ */
+export class GatheringFuture<T> extends Future<T> {
+  /** @internal */ readonly _children: readonly Future<unknown>[];
+  /** @internal */ _cancelRequested = false;
+  /** @internal */ _requestedMessage: string | undefined = undefined;
+
+  /** @internal Use `gather`. */
+  constructor(children: readonly Future<unknown>[], loop: EventLoop) {
+    super(loop);
+    this._children = children;
+  }
+
+  /**
+   * Cancels every child that is not done; the gather then ends cancelled once all of them
+   * have finished (their `finally` blocks have run). Returns `false` if the gather is
+   * already done or no child could be cancelled.
+   */
+  override cancel(msg?: string): boolean {
+    if (this.done()) return false;
+    let cancelled = false;
+    for (const child of this._children) if (child.cancel(msg)) cancelled = true;
+    if (cancelled) {
+      // Even with returnExceptions, a cancelled gather must end cancelled, or the task that
+      // awaits it would never see its own cancellation (CPython bpo-32684).
+      this._cancelRequested = true;
+      this._requestedMessage = msg;
+    }
+    return cancelled;
+  }
+
+  /** @internal */
+  _finishCancelled(): void {
+    super.cancel(this._requestedMessage);
+  }
+
+  override get [Symbol.toStringTag](): string {
+    return "GatheringFuture";
+  }
+
+  override toString(): string {
+    const pending = this._children.filter((c) => !c.done()).length;
+    return `GatheringFuture [${this._describe()}, children: ${this._children.length}, pending: ${pending}]`;
+  }
+}
+
+/**
+ * Runs awaitables concurrently and resolves to their results, in input order (asyncio's
+ * `gather`). Typed per position: `gather([sleep(1, "a"), async () => 2])` is a
+ * `Future<[string, number]>`. Functions are started as tasks; the same object given twice
+ * is one child whose result fills both slots.
+ *
+ * - A child that fails rejects the gather with its error at once, and the other children
+ *   run on (asyncio's semantics: to cancel the rest on the first failure, use `taskGroup`).
+ *   With `returnExceptions: true`, errors (and the `CancelledError` of cancelled children)
+ *   fill their slots instead and the gather waits for every child.
+ * - A child that is cancelled counts as failing with `CancelledError`; the gather itself is
+ *   not cancelled.
+ * - Cancelling the gather (or the task awaiting it) cancels every child that is not done,
+ *   waits until all of them have finished, and then ends cancelled, so no child outlives
+ *   it. (asyncio ends it as soon as the first child finishes cancelling.)
+ *
+ * Which children stop on cancel: functions (started here as tasks), Tasks and Futures; a
+ * plain promise cannot be stopped, only its wrapper ends.
+ *
+ * @throws TypeError at the call if `aws` is not an iterable of Futures, promises or
+ *   functions (nothing is started then); RangeError if Futures of different loops are mixed.
+ * @example
+ * ```ts
+ * const [user, posts] = await gather([() => fetchUser(id), () => fetchPosts(id)]);
+ * const settled = await gather([ok(), failing()], { returnExceptions: true }); // [value, Error]
+ * ```
+ */
+export function gather<const A extends readonly AwaitableLike<unknown>[]>(aws: A, options?: GatherOptions & { returnExceptions?: false }): GatheringFuture<GatherResults<A>>;
+export function gather<const A extends readonly AwaitableLike<unknown>[]>(aws: A, options: GatherOptions & { returnExceptions: true }): GatheringFuture<GatherSettledResults<A>>;
+export function gather<T>(aws: Iterable<AwaitableLike<T>>, options?: GatherOptions & { returnExceptions?: false }): GatheringFuture<T[]>;
+export function gather<T>(aws: Iterable<AwaitableLike<T>>, options: GatherOptions & { returnExceptions: true }): GatheringFuture<(T | Error)[]>;
+export function gather<T>(aws: Iterable<AwaitableLike<T>>, options?: GatherOptions): GatheringFuture<(T | Error)[]>;
+export function gather(aws: Iterable<AwaitableLike<unknown>>, options?: GatherOptions): GatheringFuture<unknown[]> {
+  const returnExceptions = checkOptions(options);
+  const items = collect(aws, "gather");
+  if (items.length === 0) {
+    const empty = new GatheringFuture<unknown[]>([], getEventLoop());
+    empty.setResult([]);
+    return empty;
+  }
+  const { loop, perItem, unique } = toFutures(items, "gather");
+  const outer = new GatheringFuture<unknown[]>(unique, loop);
+  let finished = 0;
+  const onChildDone = (child: Future<unknown>) => {
+    finished++;
+    if (outer.done()) {
+      // Too late to matter: mark the error as seen so debug mode does not report it.
+      if (!child.cancelled()) child.exception();
+      return;
+    }
+    if (!returnExceptions && !outer._cancelRequested) {
+      if (child.cancelled()) {
+        outer.setException(cancelledErrorOf(child));
+        return;
+      }
+      const failure = failureOf(child);
+      if (failure !== undefined) {
+        outer.setException(failure.error);
+        return;
+      }
+    }
+    if (finished < unique.length) return;
+    if (outer._cancelRequested) {
+      for (const c of unique) if (!c.cancelled()) c.exception();
+      outer._finishCancelled();
+      return;
+    }
+    const results = perItem.map((c) => {
+      if (c.cancelled()) return cancelledErrorOf(c);
+      const failure = failureOf(c);
+      return failure === undefined ? c.result() : failure.error;
+    });
+    outer.setResult(results);
+  };
+  for (const child of unique) child.addDoneCallback(onChildDone);
+  return outer;
+}
+
+function checkOptions(options: GatherOptions | undefined): boolean {
+  if (options === undefined || options === null) return false;
+  if (typeof options !== "object") throw new TypeError(`gather options must be an object, got ${typeof options}`);
+  const value = options.returnExceptions;
+  if (value === undefined) return false;
+  if (typeof value !== "boolean") throw new TypeError(`gather options.returnExceptions must be a boolean, got ${typeof value}`);
+  return value;
+}
+
+/** The `CancelledError` a cancelled future's awaiters get. */
+function cancelledErrorOf(future: Future<unknown>): unknown {
+  try {
+    future.result();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}

@@ -1,0 +1,129 @@
+import { describe, expect, it } from "vitest";
+import { CancelledError } from "@aiots/core";
+import { Future, createTask, sleep } from "@aiots/future";
+import { VirtualTimeLoop, run } from "@aiots/loop";
+import { gather, shield } from "@aiots/flow";
+
+const runV = <T>(fn: () => Promise<T>) => run(fn, { loop: new VirtualTimeLoop() });
+const settle = async () => {
+  for (let i = 0; i < 3; i++) await sleep(0);
+};
+
+describe("passing the outcome through", () => {
+  it("gives the inner result", async () => {
+    await runV(async () => {
+      const inner = new Future<number>();
+      const outer = shield(inner);
+      inner.setResult(42);
+      expect(await outer).toBe(42);
+    });
+  });
+
+  it("gives the inner error", async () => {
+    await runV(async () => {
+      const inner = new Future<number>();
+      const outer = shield(inner);
+      const error = new RangeError("expected");
+      inner.setException(error);
+      await settle();
+      expect(outer.exception()).toBe(error);
+    });
+  });
+
+  it("is cancelled when the inner is cancelled", async () => {
+    await runV(async () => {
+      const inner = new Future<number>();
+      const outer = shield(inner);
+      inner.cancel();
+      await settle();
+      expect(outer.cancelled()).toBe(true);
+    });
+  });
+
+  it("returns a done inner as it is", async () => {
+    await runV(async () => {
+      const fut = new Future<number>();
+      fut.setResult(42);
+      expect(shield(fut)).toBe(fut);
+      expect(await shield(fut)).toBe(42);
+    });
+  });
+
+  it("starts a function as a task", async () => {
+    await runV(async () => {
+      expect(await shield(async () => 42)).toBe(42);
+    });
+  });
+});
+
+describe("cancelling the outer", () => {
+  it("does not cancel the inner, which can still finish", async () => {
+    await runV(async () => {
+      const inner = new Future<number>();
+      const outer = shield(inner);
+      outer.cancel();
+      await settle();
+      expect(outer.cancelled()).toBe(true);
+      expect(inner.done()).toBe(false);
+      inner.setResult(1);
+      await settle();
+      expect(outer.cancelled()).toBe(true);
+    });
+  });
+
+  it("cancelling the awaiting task throws there but the shielded work runs to its end", async () => {
+    await runV(async () => {
+      let proof = 0;
+      const waiter = new Future<void>();
+      const outerTask = createTask(async () => {
+        await shield(async () => {
+          await waiter;
+          proof += 1;
+        });
+        proof += 100;
+      });
+      await sleep(0);
+      outerTask.cancel();
+      await expect(outerTask).rejects.toBeInstanceOf(CancelledError);
+      waiter.setResult();
+      await settle();
+      expect(proof).toBe(1);
+    });
+  });
+
+  it("a shielded gather keeps its children when the shield is cancelled", async () => {
+    await runV(async () => {
+      const child1 = new Future<number>();
+      const child2 = new Future<number>();
+      const parent = gather([child1, child2]);
+      const outer = shield(parent);
+      await settle();
+      outer.cancel();
+      await settle();
+      expect(outer.cancelled()).toBe(true);
+      child1.setResult(1);
+      child2.setResult(2);
+      await settle();
+      expect(parent.result()).toEqual([1, 2]);
+    });
+  });
+
+  it("the same inner can be shielded twice; each shield is cancelled alone", async () => {
+    await runV(async () => {
+      const inner = new Future<string>();
+      const first = shield(inner);
+      const second = shield(inner);
+      first.cancel();
+      inner.setResult("x");
+      expect(await second).toBe("x");
+      expect(first.cancelled()).toBe(true);
+    });
+  });
+});
+
+describe("input", () => {
+  it("a bad awaitable throws at the call", () => {
+    expect(() => shield(5 as unknown as Future<number>)).toThrow(TypeError);
+    expect(() => shield(null as unknown as Future<number>)).toThrow(TypeError);
+  });
+});
