@@ -1,6 +1,6 @@
 // The seed example: five fetches that each take 2 s, run concurrently with gather.
 // They overlap, so the whole demo takes about 2 s, not 10.
-import { createTask, run, sleep } from "aiots";
+import { gather, run, sleep } from "aiots";
 
 async function fetchData(url: string): Promise<string> {
   console.log(`Fetching data from ${url}...`);
@@ -11,7 +11,8 @@ async function fetchData(url: string): Promise<string> {
 async function main(): Promise<void> {
   const started = performance.now();
   const urls = Array.from({ length: 5 }, (_, i) => `url${i}`);
-  const results = await Promise.all(urls.map((url) => createTask(() => fetchData(url))));
+  // Each function is started as a task; gather waits for all of them, keeping their order.
+  const results = await gather(urls.map((url) => () => fetchData(url)));
   for (const r of results) console.log(r);
   const seconds = (performance.now() - started) / 1000;
   console.log(`${results.length} fetches of 2 s each took ${seconds.toFixed(2)} s in all: they ran concurrently.`);

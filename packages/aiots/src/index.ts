@@ -38,3 +38,35 @@ export {
   run,
 } from "@aiots/loop";
 export type { RunOptions, VirtualTimeLoopOptions } from "@aiots/loop";
+export { Barrier, BoundedSemaphore, Condition, Event, Lock, Semaphore } from "@aiots/sync";
+export type { BarrierState } from "@aiots/sync";
+export {
+  ALL_COMPLETED,
+  AsCompleted,
+  FIRST_COMPLETED,
+  FIRST_EXCEPTION,
+  GatheringFuture,
+  TaskGroup,
+  Timeout,
+  asCompleted,
+  gather,
+  shield,
+  taskGroup,
+  timeout,
+  timeoutAt,
+  wait,
+  waitFor,
+} from "@aiots/flow";
+export type {
+  AsCompletedOptions,
+  AwaitedResult,
+  GatherOptions,
+  GatherResults,
+  GatherSettledResults,
+  ReturnWhen,
+  TaskGroupState,
+  TimeoutBody,
+  TimeoutState,
+  WaitFlowOptions,
+  WaitResult,
+} from "@aiots/flow";
