@@ -1,0 +1,71 @@
+import { Deque } from "@aiots/core/internal";
+
+/**
+ * Where a queue keeps its buffered items: the only thing the three queue kinds do
+ * differently (CPython's overridable `_init`/`_put`/`_get`) (internal).
+ */
+export interface ItemStore<T> {
+  /** How many items are buffered. */
+  readonly length: number;
+  /** Buffers `item`. Throws without changing anything if it cannot (a comparator that throws). */
+  add(item: T): void;
+  /** Removes and returns the next item; only called when `length > 0`. */
+  take(): T;
+  /** Puts back an item that was taken (handed to a getter that gave up), so it is the next one out. */
+  restore(item: T): void;
+  /** Drops every item and the memory that held them. */
+  clear(): void;
+}
+
+/**
+ * First in, first out, on the ring buffer `Deque`: O(1) at both ends, and memory bounded by
+ * the largest number of items ever buffered at once, not by how many went through (internal).
+ */
+export class FifoStore<T> implements ItemStore<T> {
+  /** @internal */ _items = new Deque<T>();
+
+  get length(): number {
+    return this._items.length;
+  }
+
+  add(item: T): void {
+    this._items.push(item);
+  }
+
+  take(): T {
+    return this._items.shift() as T;
+  }
+
+  restore(item: T): void {
+    this._items.unshift(item);
+  }
+
+  clear(): void {
+    this._items = new Deque<T>();
+  }
+}
+
+/** Last in, first out, on the same ring buffer (internal). */
+export class LifoStore<T> implements ItemStore<T> {
+  /** @internal */ _items = new Deque<T>();
+
+  get length(): number {
+    return this._items.length;
+  }
+
+  add(item: T): void {
+    this._items.push(item);
+  }
+
+  take(): T {
+    return this._items.pop() as T;
+  }
+
+  restore(item: T): void {
+    this._items.push(item);
+  }
+
+  clear(): void {
+    this._items = new Deque<T>();
+  }
+}
