@@ -39,6 +39,7 @@ export {
 } from "@aiots/loop";
 export type { RunOptions, VirtualTimeLoopOptions } from "@aiots/loop";
 export { Barrier, BoundedSemaphore, Condition, Event, Lock, Semaphore } from "@aiots/sync";
+export { LifoQueue, PriorityQueue, Queue, defaultCompare } from "@aiots/queue";
 export type { BarrierState } from "@aiots/sync";
 export {
   ALL_COMPLETED,

@@ -5,8 +5,9 @@ import * as future from "@aiots/future";
 import * as loop from "@aiots/loop";
 import * as sync from "@aiots/sync";
 import * as flow from "@aiots/flow";
+import * as queue from "@aiots/queue";
 
-const packages: Record<string, Record<string, unknown>> = { core, future, loop, sync, flow };
+const packages: Record<string, Record<string, unknown>> = { core, future, loop, sync, queue, flow };
 
 describe("the umbrella package", () => {
   for (const [name, mod] of Object.entries(packages)) {
