@@ -1,9 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { CancelledError } from "@aiots/core";
-import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
+import { VirtualTimeLoop, getRunningLoop } from "@aiots/loop";
 import { Future, Task, createTask, ensureFuture, isCancelledError, sleep } from "@aiots/future";
-
-const onVirtualLoop = <T>(main: () => Promise<T>): Promise<T> => run(main, { loop: new VirtualTimeLoop() });
+import { onVirtualLoop } from "./helpers.js";
 
 describe("ensureFuture", () => {
   it("returns a Future or a Task as it is", async () => {

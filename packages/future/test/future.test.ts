@@ -1,10 +1,9 @@
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { CancelledError, InvalidStateError } from "@aiots/core";
-import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
+import { getRunningLoop, run } from "@aiots/loop";
 import { Future, createTask, isFuture, sleep } from "@aiots/future";
-
-const onVirtualLoop = <T>(main: () => Promise<T>): Promise<T> => run(main, { loop: new VirtualTimeLoop() });
+import { onVirtualLoop } from "./helpers.js";
 
 describe("Future states", () => {
   it("a new future is pending: not done, not cancelled, result() and exception() throw InvalidStateError", async () => {

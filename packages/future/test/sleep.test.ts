@@ -1,19 +1,9 @@
 import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
 import { CancelledError } from "@aiots/core";
-import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
+import { getRunningLoop, run } from "@aiots/loop";
 import { Future, createTask, sleep } from "@aiots/future";
-
-const onVirtualLoop = <T>(main: () => Promise<T>): Promise<T> => run(main, { loop: new VirtualTimeLoop() });
-
-async function rejection(p: PromiseLike<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
-}
+import { onVirtualLoop, rejection } from "./helpers.js";
 
 describe("virtual time", () => {
   it("sleep(ms) advances the clock by exactly ms", async () => {

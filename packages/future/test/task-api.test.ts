@@ -4,17 +4,7 @@ import { describe, expect, it } from "vitest";
 import { CancelledError } from "@aiots/core";
 import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
 import { Future, Task, allTasks, createTask, currentTask, sleep } from "@aiots/future";
-
-const onVirtualLoop = <T>(main: () => Promise<T>): Promise<T> => run(main, { loop: new VirtualTimeLoop() });
-
-async function rejection(p: PromiseLike<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
-}
+import { onVirtualLoop, rejection } from "./helpers.js";
 
 describe("results and exceptions of tasks", () => {
   it("a task's result is its function's return value, sync or async", async () => {

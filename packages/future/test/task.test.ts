@@ -1,26 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { CancelledError } from "@aiots/core";
-import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
+import { getRunningLoop, run } from "@aiots/loop";
 import { Future, Task, createTask, currentTask, sleep } from "@aiots/future";
-
-const onVirtualLoop = <T>(main: () => Promise<T>): Promise<T> => run(main, { loop: new VirtualTimeLoop() });
-
-/** The error `p` rejects with (fails the test if it resolves). */
-async function rejection(p: PromiseLike<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
-}
-
-/** A plain promise (not an aiots Future) with its resolve function. */
-function plainPromise<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
+import { onVirtualLoop, plainPromise, rejection } from "./helpers.js";
 
 describe("cancel() throws CancelledError at the task's await", () => {
   it("the pending sleep throws, finally runs, and the task ends cancelled", async () => {
