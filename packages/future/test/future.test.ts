@@ -1,7 +1,7 @@
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { CancelledError, InvalidStateError } from "@aiots/core";
-import { getRunningLoop, run } from "@aiots/loop";
+import { getRunningLoop } from "@aiots/loop";
 import { Future, createTask, isFuture, sleep } from "@aiots/future";
 import { onVirtualLoop } from "./helpers.js";
 

@@ -1,7 +1,7 @@
 import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
 import { CancelledError } from "@aiots/core";
-import { getRunningLoop, run } from "@aiots/loop";
+import { getRunningLoop } from "@aiots/loop";
 import { Future, createTask, sleep } from "@aiots/future";
 import { onVirtualLoop, rejection } from "./helpers.js";
 

@@ -2,7 +2,7 @@ import { getEventListeners } from "node:events";
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { CancelledError } from "@aiots/core";
-import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
+import { VirtualTimeLoop, getRunningLoop } from "@aiots/loop";
 import { Future, Task, allTasks, createTask, currentTask, sleep } from "@aiots/future";
 import { onVirtualLoop, rejection } from "./helpers.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CancelledError } from "@aiots/core";
-import { getRunningLoop, run } from "@aiots/loop";
+import { getRunningLoop } from "@aiots/loop";
 import { Future, Task, createTask, currentTask, sleep } from "@aiots/future";
 import { onVirtualLoop, plainPromise, rejection } from "./helpers.js";
 
