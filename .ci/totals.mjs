@@ -1,13 +1,14 @@
-// Sums the vitest JSON reports of every package and prints "N passed, N failed".
-// A package whose report is missing counts as one failure, so a run that tested
-// nothing cannot pass silently.
+// Sums the vitest JSON reports of every package (and of the examples) and prints
+// "N passed, N failed". A package whose report is missing counts as one failure, so a
+// run that tested nothing cannot pass silently.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 
 let passed = 0;
 let failed = 0;
 const missing = [];
-for (const dir of readdirSync("packages")) {
-  const file = `packages/${dir}/test-results.json`;
+const dirs = [...readdirSync("packages").map((dir) => `packages/${dir}`), "examples"];
+for (const dir of dirs) {
+  const file = `${dir}/test-results.json`;
   if (!existsSync(file)) {
     missing.push(dir);
     continue;
