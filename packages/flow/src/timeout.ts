@@ -31,6 +31,8 @@ export class Timeout {
   /** @internal */ _loop: EventLoop | undefined = undefined;
   /** @internal The task's cancel count on entry: only requests above it are ours to convert. */
   _cancelling = 0;
+  /** @internal Loop time on entry, to say in the error how long the deadline allowed. */
+  _enteredAt = 0;
 
   /** @internal Use `timeout()` or `timeoutAt()`. */
   constructor(when: number | null) {
@@ -89,6 +91,7 @@ export class Timeout {
     this._state = "active";
     this._task = task;
     this._loop = task.getLoop();
+    this._enteredAt = this._loop.time();
     this._cancelling = task.cancelling();
     this.reschedule(this._when);
   }
@@ -105,7 +108,8 @@ export class Timeout {
       // started with only if nobody else asked: then the CancelledError is ours to convert.
       // With a cancel from outside still pending, it stays a CancelledError.
       if (this._task!.uncancel() <= this._cancelling && failed && isCancelledError(error)) {
-        const timeoutError = new TimeoutError(`timed out${this._when === null ? "" : ` at ${this._when} ms`}`);
+        const allowed = this._when === null ? "" : ` after ${Math.max(0, Math.round(this._when - this._enteredAt))} ms`;
+        const timeoutError = new TimeoutError(`timed out${allowed}`);
         Object.defineProperty(timeoutError, "cause", { value: error, writable: true, configurable: true });
         return timeoutError;
       }

@@ -23,6 +23,13 @@ describe("timeout expiry", () => {
     });
   });
 
+  it("the TimeoutError says how long the deadline allowed, in ms from entry", async () => {
+    await runV(async () => {
+      await sleep(1234.5);
+      await expect(timeout(250, () => sleep(10_000))).rejects.toThrow(/^timed out after 250 ms$/);
+    });
+  });
+
   it("timeoutAt expires at the given loop time and keeps it as when()", async () => {
     await runV(async () => {
       const deadline = now() + 10;
