@@ -1,9 +1,22 @@
 import { Deque } from "./deque.js";
 import type { EventLoop, FutureLike } from "./interfaces.js";
 
-/** The hook slot aiots futures have; a foreign future falls back to a done callback. */
+/** The hook slots aiots futures have; a foreign future falls back to a done callback. */
 interface Hookable {
   _onSettle?: ((future: never) => void) | undefined;
+  _onDropped?: ((value: never) => void) | undefined;
+}
+
+/**
+ * Calls `giveBack(value)` if `future`'s result is dropped: the task awaiting it was cancelled
+ * after the future was resolved but before the task's code resumed, so (as in asyncio) its
+ * `await` threw `CancelledError` instead of returning the value. A primitive that hands
+ * something over by resolving a waiter future (a lock, a permit, a queue item) registers
+ * here to take it back and pass it on. Foreign futures never drop a result (internal).
+ */
+export function onDropped<T>(future: FutureLike<T>, giveBack: (value: T) => void): void {
+  const f = future as FutureLike<T> & Hookable;
+  if ("_onDropped" in f) f._onDropped = giveBack as (value: never) => void;
 }
 
 /**

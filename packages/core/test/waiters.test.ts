@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CancelledError } from "@aiots/core";
-import { WaiterQueue, linkAbort, onSettle } from "@aiots/core/internal";
+import { WaiterQueue, linkAbort, onDropped, onSettle } from "@aiots/core/internal";
 import { createTask, sleep } from "@aiots/future";
 import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
 
@@ -96,6 +96,45 @@ describe("WaiterQueue", () => {
         }),
         { numRuns: 100 },
       );
+    });
+  });
+});
+
+describe("onDropped", () => {
+  it("gives back a value handed to a task that was cancelled before it resumed", async () => {
+    await onVirtualLoop(async () => {
+      const loop = getRunningLoop();
+      const q = new WaiterQueue<string>();
+      const givenBack: string[] = [];
+      const waiter = createTask(async () => {
+        const f = q.add(loop);
+        onDropped(f, (v) => givenBack.push(v));
+        return await f;
+      });
+      await sleep(1);
+      q.wakeFirst("item");
+      waiter.cancel();
+      await expect(waiter).rejects.toBeInstanceOf(CancelledError);
+      expect(givenBack).toEqual(["item"]);
+    });
+  });
+
+  it("gives nothing back when the value reached the task", async () => {
+    await onVirtualLoop(async () => {
+      const loop = getRunningLoop();
+      const q = new WaiterQueue<string>();
+      const givenBack: string[] = [];
+      const waiter = createTask(async () => {
+        const f = q.add(loop);
+        onDropped(f, (v) => givenBack.push(v));
+        return await f;
+      });
+      await sleep(1);
+      q.wakeFirst("item");
+      await sleep(0);
+      waiter.cancel();
+      expect(await waiter).toBe("item");
+      expect(givenBack).toEqual([]);
     });
   });
 });

@@ -10,10 +10,46 @@ const CANCELLED = 3;
 type State = typeof PENDING | typeof RESOLVED | typeof REJECTED | typeof CANCELLED;
 const STATE_NAMES = ["pending", "finished", "finished", "cancelled"] as const;
 
-/** What a Task does when one of its awaits starts (see `Task`). */
+/** What a Task does when one of its awaits starts and ends (see `Task`). */
 export interface AwaitTracker {
-  /** Called when the task's code starts awaiting `future`; may return an error to reject that await with. */
-  _awaitStarted(future: Future<unknown>): CancelledError | Error | undefined;
+  /** Called when the task's code starts awaiting a pending `future`; may return an error to reject that await with. */
+  _awaitStarted(future: Future<unknown>): Error | undefined;
+  /**
+   * Called when an awaited future's outcome is about to reach the task's code: returns the
+   * `CancelledError` of a cancel that came after the future was done (and consumes it).
+   */
+  _takeLateCancel(): CancelledError | undefined;
+}
+
+/**
+ * Hands an awaited future's outcome to a task's code, unless the task was cancelled after
+ * the future was done but before its code resumed: then, as in asyncio, the `await` throws
+ * `CancelledError` instead, and the outcome is dropped (a primitive that handed something
+ * over through that future takes it back when it sees the `CancelledError`).
+ */
+function deliver<T, R1, R2>(
+  future: Future<T>,
+  task: AwaitTracker,
+  outcome: unknown,
+  onFulfilled: ((value: T) => R1 | PromiseLike<R1>) | null | undefined,
+  onRejected: ((reason: unknown) => R2 | PromiseLike<R2>) | null | undefined,
+  rejected = false,
+): R1 | R2 | PromiseLike<R1 | R2> {
+  const late = task._takeLateCancel();
+  if (late !== undefined) {
+    const dropped = future._onDropped;
+    if (dropped !== undefined && !rejected) {
+      future._onDropped = undefined;
+      (dropped as (value: T) => void)(outcome as T);
+    }
+    if (typeof onRejected === "function") return onRejected(late);
+    throw late;
+  }
+  if (rejected) {
+    if (typeof onRejected === "function") return onRejected(outcome);
+    throw outcome;
+  }
+  return typeof onFulfilled === "function" ? onFulfilled(outcome as T) : (outcome as R1);
 }
 
 /** Stored loosely (`never` parameter) so that `Future<T>` stays covariant in `T`. */
@@ -51,6 +87,12 @@ export class Future<T> implements FutureLike<T> {
   /** @internal */ _reject: ((error: unknown) => void) | undefined = undefined;
   /** @internal Runs synchronously when the future is cancelled (a timer to drop, a waiter to unlink). */
   _onCancel: ((future: never) => void) | undefined = undefined;
+  /**
+   * @internal Called with the result when an awaiting task was cancelled after the future
+   * was resolved but before its code resumed, so the await threw instead of delivering it
+   * (what a primitive handed over through this future must then be taken back).
+   */
+  _onDropped: ((value: never) => void) | undefined = undefined;
   /** @internal Runs synchronously when the future settles in any way (a listener to remove). */
   _onSettle: ((future: never) => void) | undefined = undefined;
   /** @internal Debug mode only: whether the exception was looked at, shared with the GC watcher. */
@@ -186,15 +228,24 @@ export class Future<T> implements FutureLike<T> {
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    const task = taskStorage.getStore() as AwaitTracker | undefined;
-    if (task !== undefined) {
-      const refusal = task._awaitStarted(this as Future<unknown>);
-      if (refusal !== undefined) return Promise.reject(refusal).then(onFulfilled, onRejected);
-    }
     let promise = this._promise;
     if (promise === undefined) promise = this._makePromise();
+    // Awaiting a future that is already done does not suspend (as in asyncio), so only a
+    // pending one is tracked.
+    if (this._state === PENDING) {
+      const task = taskStorage.getStore() as AwaitTracker | undefined;
+      if (task !== undefined) {
+        const refusal = task._awaitStarted(this as Future<unknown>);
+        if (refusal !== undefined) return Promise.reject(refusal).then(onFulfilled, onRejected);
+        return promise.then(
+          (value) => deliver(this, task, value, onFulfilled, onRejected),
+          (error: unknown) => deliver(this, task, error, undefined, onRejected, true),
+        ) as Promise<R1 | R2>;
+      }
+    }
     return promise.then(onFulfilled, onRejected);
   }
+
 
   /** Same as `then(undefined, onRejected)`. */
   catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {

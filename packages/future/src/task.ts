@@ -185,6 +185,17 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     return cancelled;
   }
 
+  /**
+   * @internal A cancel that came after the awaited future was done, before the task's code
+   * resumed: the await throws it instead of delivering the outcome (asyncio's `_must_cancel`
+   * at the next step). Consumed here, so the next await is not cancelled again.
+   */
+  _takeLateCancel(): CancelledError | undefined {
+    if (!this._mustCancel || this.done()) return undefined;
+    this._mustCancel = false;
+    return new CancelledError(this._cancelMessage);
+  }
+
   /** @internal Runs the function once, in the task's context. */
   _step(): void {
     const fn = this._fn;

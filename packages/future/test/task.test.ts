@@ -232,6 +232,91 @@ describe("cancelling() and uncancel()", () => {
   });
 });
 
+describe("cancel after the awaited future is done, before the task resumes", () => {
+  it("throws CancelledError at that await and drops the value, as asyncio does", async () => {
+    const steps: string[] = [];
+    await onVirtualLoop(async () => {
+      const fut = getRunningLoop().createFuture<number>();
+      const t = createTask(async () => {
+        try {
+          steps.push(`got ${await fut}`);
+        } catch (e) {
+          steps.push(`threw ${(e as Error).name}: ${(e as Error).message}`);
+          throw e;
+        }
+      });
+      await sleep(0);
+      fut.setResult(1);
+      t.cancel("late");
+      expect(await rejection(t)).toBeInstanceOf(CancelledError);
+      expect(t.cancelled()).toBe(true);
+    });
+    expect(steps).toEqual(["threw CancelledError: late"]);
+  });
+
+  it("the cancel is consumed there: a task that catches it goes on and its next await is not cancelled", async () => {
+    await onVirtualLoop(async () => {
+      const fut = getRunningLoop().createFuture<number>();
+      const t = createTask(async () => {
+        try {
+          await fut;
+          return "not reached";
+        } catch {
+          await sleep(5);
+          return "recovered";
+        }
+      });
+      await sleep(0);
+      fut.setResult(1);
+      t.cancel();
+      expect(await t).toBe("recovered");
+      expect(t.cancelling()).toBe(1);
+    });
+  });
+
+  it("also when the awaited future failed: the await throws CancelledError, not the failure", async () => {
+    await onVirtualLoop(async () => {
+      const fut = getRunningLoop().createFuture<number>();
+      let seen: unknown;
+      const t = createTask(async () => {
+        try {
+          await fut;
+        } catch (e) {
+          seen = e;
+          throw e;
+        }
+      });
+      await sleep(0);
+      fut.setException(new Error("boom"));
+      t.cancel();
+      await rejection(t);
+      expect(seen).toBeInstanceOf(CancelledError);
+      expect(t.cancelled()).toBe(true);
+    });
+  });
+
+  it("a cancel after the task's code has resumed waits for its next await", async () => {
+    const steps: string[] = [];
+    await onVirtualLoop(async () => {
+      const fut = getRunningLoop().createFuture<number>();
+      const t = createTask(async () => {
+        steps.push(`got ${await fut}`);
+        try {
+          await sleep(10);
+        } finally {
+          steps.push("finally");
+        }
+      });
+      await sleep(0);
+      fut.setResult(1);
+      await sleep(0); // the task resumes in this iteration
+      t.cancel();
+      await rejection(t);
+    });
+    expect(steps).toEqual(["got 1", "finally"]);
+  });
+});
+
 describe("cancel while the task awaits a plain promise", () => {
   it("task.signal aborts at once, and the next aiots await throws (and its future is cancelled)", async () => {
     const steps: string[] = [];
