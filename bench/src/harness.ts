@@ -8,8 +8,11 @@
 export interface Contender {
   /** Label shown in the table. */
   name: string;
-  /** One complete run of the workload; resolves when the work is done. Returns the ms to report if it times a section itself. */
-  run: () => Promise<number | void> | number | void;
+  /**
+   * One complete run of the workload; resolves when the work is done. A run that times
+   * a section of itself returns `{ elapsedMs }`, which is reported instead of its total.
+   */
+  run: () => Promise<unknown> | unknown;
 }
 
 export interface CaseOptions {
@@ -34,7 +37,16 @@ async function once(c: Contender): Promise<number> {
   const start = performance.now();
   const own = await c.run();
   const total = performance.now() - start;
-  return typeof own === "number" ? own : total;
+  return isTimed(own) ? own.elapsedMs : total;
+}
+
+/** What a contender that times its own section returns. */
+export interface Timed {
+  elapsedMs: number;
+}
+
+function isTimed(value: unknown): value is Timed {
+  return typeof value === "object" && value !== null && typeof (value as Timed).elapsedMs === "number";
 }
 
 function median(xs: number[]): number {
@@ -44,8 +56,8 @@ function median(xs: number[]): number {
 }
 
 export async function benchCase(title: string, contenders: Contender[], options: CaseOptions = {}): Promise<CaseResult> {
-  const warmup = options.warmup ?? 2;
-  const rounds = options.rounds ?? 7;
+  const warmup = options.warmup ?? 1;
+  const rounds = options.rounds ?? 5;
   for (let w = 0; w < warmup; w++) for (const c of contenders) await once(c);
   const times = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   for (let r = 0; r < rounds; r++) {

@@ -61,6 +61,6 @@ export async function benchSpawn(): Promise<CaseResult[]> {
       { name: "aiots createTask + sleep(0)", run: aiots },
       { name: "aiots createTask eagerStart", run: aiotsEager },
       { name: "effection spawn + sleep(0)", run: effection },
-    ], { goal: "aiots within 2x of native, faster than effection", rounds: 5 }),
+    ], { goal: "aiots within 2x of native, faster than effection", warmup: 0, rounds: 3 }),
   ];
 }

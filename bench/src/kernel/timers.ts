@@ -6,7 +6,7 @@
  */
 import { getRunningLoop, run } from "@aiots/loop";
 import type { TimerHandle } from "@aiots/core";
-import { benchCase, type CaseResult } from "../harness.js";
+import { benchCase, type CaseResult, type Timed } from "../harness.js";
 
 const N = Number(process.env.BENCH_TIMERS_N ?? 200_000);
 
@@ -24,17 +24,17 @@ const LONG = delays(60_000);
 const SHORT = delays(20);
 const noop = () => {};
 
-function nativeScheduleCancel(): number {
+function nativeScheduleCancel(): Timed {
   const handles: ReturnType<typeof setTimeout>[] = new Array(N);
   const start = performance.now();
   for (let i = 0; i < N; i++) handles[i] = setTimeout(noop, LONG[i]);
   for (let i = 0; i < N; i += 2) clearTimeout(handles[i]);
   const took = performance.now() - start;
   for (let i = 1; i < N; i += 2) clearTimeout(handles[i]);
-  return took;
+  return { elapsedMs: took };
 }
 
-function aiotsScheduleCancel(): Promise<number> {
+function aiotsScheduleCancel(): Promise<Timed> {
   return run(async () => {
     const loop = getRunningLoop();
     const handles: TimerHandle[] = new Array(N);
@@ -43,7 +43,7 @@ function aiotsScheduleCancel(): Promise<number> {
     for (let i = 0; i < N; i += 2) handles[i]!.cancel();
     const took = performance.now() - start;
     for (let i = 1; i < N; i += 2) handles[i]!.cancel();
-    return took;
+    return { elapsedMs: took };
   });
 }
 
@@ -85,6 +85,6 @@ export async function benchTimers(): Promise<CaseResult[]> {
     await benchCase(`(c2) schedule ${n} timers (1..20 ms), cancel half, wait for the rest to fire`, [
       { name: "setTimeout/clearTimeout", run: nativeFire },
       { name: "loop.callLater/cancel", run: aiotsFire },
-    ], { goal, rounds: 5 }),
+    ], { goal }),
   ];
 }
