@@ -55,10 +55,17 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   _waitingOn: Future<unknown> | undefined = undefined;
   /** @internal More futures awaited at once (`Promise.all([f1, f2])` inside the task). */
   _waitingMore: Future<unknown>[] | undefined = undefined;
+  /** @internal Length of `_waitingMore` at which settled entries are next swept out. */
+  _waitingSweepAt = 8;
   /** @internal Made on the first read of `signal`, replaced after an `uncancel` to zero. */
   _abort: AbortController | undefined = undefined;
   /** @internal */ _externalSignal: AbortSignal | undefined = undefined;
   /** @internal */ _onExternalAbort: (() => void) | undefined = undefined;
+  /** @internal Links of the pending-task registry (see registry.ts). */
+  _regPrev: Task<unknown> | undefined = undefined;
+  /** @internal */ _regNext: Task<unknown> | undefined = undefined;
+  /** @internal 0 = not registered, 1 = strong list, 2 = weak set (debug). */
+  _registered: 0 | 1 | 2 = 0;
 
   /** @internal Use `createTask` or `loop.createTask`. */
   constructor(fn: TaskFunction<T>, loop: EventLoop, options?: TaskOptions) {
@@ -157,7 +164,12 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       const more = this._waitingMore;
       if (more === undefined) this._waitingMore = [future];
       else {
-        compactDone(more);
+        // Drop settled entries only when the list has doubled since the last sweep, so
+        // `Promise.all` over n pending futures costs O(n), not O(n^2).
+        if (more.length >= this._waitingSweepAt) {
+          compactDone(more);
+          this._waitingSweepAt = Math.max(8, more.length * 2);
+        }
         more.push(future);
       }
     }
@@ -337,13 +349,22 @@ function runFunction<T>(task: Task<T>, fn: TaskFunction<T>): void {
     return;
   }
   if (result !== null && (typeof result === "object" || typeof result === "function") && typeof (result as PromiseLike<T>).then === "function") {
-    (result as PromiseLike<T>).then(
-      (value) => task._onFulfilled(value),
-      (error: unknown) => task._onRejected(error),
-    );
+    // One async frame instead of two closures and a derived promise per task.
+    void settleFrom(task, result as PromiseLike<T>);
   } else {
     task._onFulfilled(result as T);
   }
+}
+
+async function settleFrom<T>(task: Task<T>, result: PromiseLike<T>): Promise<void> {
+  let value: T;
+  try {
+    value = await result;
+  } catch (error) {
+    task._onRejected(error);
+    return;
+  }
+  task._onFulfilled(value);
 }
 
 /**
