@@ -14,8 +14,6 @@ interface ContextState {
   readonly tasks: AsyncLocalStorage<TaskLike<unknown>>;
   /** The loop whose callbacks are running right now (synchronously). */
   callbackLoop: EventLoop | undefined;
-  /** Loops inside `runForever`/`runUntilComplete`, innermost last. */
-  readonly running: EventLoop[];
   defaultLoop: EventLoop | undefined;
   defaultLoopFactory: (() => EventLoop) | undefined;
 }
@@ -25,7 +23,6 @@ const holder = globalThis as { [KEY]?: ContextState };
 const state: ContextState = (holder[KEY] ??= {
   tasks: new AsyncLocalStorage<TaskLike<unknown>>(),
   callbackLoop: undefined,
-  running: [],
   defaultLoop: undefined,
   defaultLoopFactory: undefined,
 });
@@ -41,14 +38,14 @@ export function currentTaskOrUndefined(): TaskLike<unknown> | undefined {
 
 /**
  * The loop of the running code: the current task's loop, else the loop whose callback is
- * running, else the innermost loop in `runForever`/`runUntilComplete`; `undefined` otherwise.
+ * running; `undefined` otherwise. A loop sitting in `runForever` elsewhere does not count:
+ * unrelated code (a host timer, a test body) interleaves with it in JavaScript, and must
+ * not find it (asyncio's running loop belongs to the code the loop runs).
  */
 export function runningLoopOrUndefined(): EventLoop | undefined {
   const task = state.tasks.getStore();
   if (task !== undefined && !task.done()) return task.getLoop();
-  if (state.callbackLoop !== undefined) return state.callbackLoop;
-  const running = state.running;
-  return running.length > 0 ? running[running.length - 1] : undefined;
+  return state.callbackLoop;
 }
 
 /**
@@ -85,16 +82,6 @@ export function enterCallbackLoop(loop: EventLoop | undefined): EventLoop | unde
   return previous;
 }
 
-/** Marks `loop` as running (`runForever`/`runUntilComplete`) (internal). */
-export function pushRunningLoop(loop: EventLoop): void {
-  state.running.push(loop);
-}
-
-/** Unmarks `loop` as running (internal). */
-export function popRunningLoop(loop: EventLoop): void {
-  const i = state.running.lastIndexOf(loop);
-  if (i >= 0) state.running.splice(i, 1);
-}
 
 /**
  * Set once any loop turns debug mode on, so that the normal path pays one boolean check

@@ -12,8 +12,6 @@ export {
   debugSwitch,
   enterCallbackLoop,
   existingDefaultLoop,
-  popRunningLoop,
-  pushRunningLoop,
   setDefaultLoopFactory,
   taskStorage,
 } from "./context.js";

@@ -6,7 +6,7 @@ import type {
   TaskFunction,
   TaskOptions,
 } from "@aiots/core";
-import { checkFunction, checkTime, debugSwitch, enterCallbackLoop, popRunningLoop, pushRunningLoop, taskStorage } from "@aiots/core/internal";
+import { checkFunction, checkTime, debugSwitch, enterCallbackLoop, taskStorage } from "@aiots/core/internal";
 import { Future, Task, ensureFuture } from "@aiots/future";
 import { CallbackHandle, TimerCallbackHandle } from "./handle.js";
 import type { HandleOwner } from "./handle.js";
@@ -135,7 +135,6 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   runForever(): Promise<void> {
     this._checkRunnable();
     this._running = true;
-    pushRunningLoop(this);
     return new Promise<void>((resolve) => {
       this._stopResolve = resolve;
       this._scheduleIteration();
@@ -352,7 +351,6 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     this._stopping = false;
     if (!this._running) return;
     this._running = false;
-    popRunningLoop(this);
     const resolve = this._stopResolve;
     this._stopResolve = undefined;
     if (resolve !== undefined) resolve();

@@ -1,4 +1,5 @@
 import { isCancelledError } from "@aiots/core";
+import { runningLoopOrUndefined } from "@aiots/core/internal";
 import type { EventLoop as EventLoopInterface, TaskFunction } from "@aiots/core";
 import { allTasks } from "@aiots/future";
 import type { Task } from "@aiots/future";
@@ -54,6 +55,9 @@ export class Runner {
   /** Runs `main` as the main task and resolves to its result. Throws if a run is in progress. */
   async run<T>(main: TaskFunction<T>): Promise<T> {
     if (typeof main !== "function") throw new TypeError(`run needs an async function, got ${main === null ? "null" : typeof main}`);
+    // As in asyncio: a run inside the code of a running loop would block nothing in
+    // JavaScript, but it would give that code a second, unrelated loop. Await instead.
+    if (runningLoopOrUndefined() !== undefined) throw new Error("run() cannot be called from a running event loop");
     this._lazyInit();
     const loop = this._loop!;
     if (loop.isRunning()) throw new Error("Runner.run() cannot be called while a run is in progress");

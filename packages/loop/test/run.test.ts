@@ -172,9 +172,12 @@ describe("Runner", () => {
 
   it("refuses a second run while one is in progress", async () => {
     const runner = new Runner({ loop: new VirtualTimeLoop() });
-    await runner.run(async () => {
-      await expect(runner.run(async () => 1)).rejects.toThrow(/while a run is in progress/);
-    });
+    let release!: () => void;
+    const first = runner.run(() => new Promise<void>((resolve) => (release = resolve)));
+    // From outside the loop's code (inside it, any run is refused: see below).
+    await expect(runner.run(async () => 1)).rejects.toThrow(/while a run is in progress/);
+    release();
+    await first;
     await runner.close();
   });
 
@@ -212,6 +215,35 @@ describe("getRunningLoop", () => {
 
   it("throws an Error outside a loop", () => {
     expect(() => getRunningLoop()).toThrow(/no running event loop/);
+  });
+
+  it("throws in unrelated code (a host timer) while another loop sits in runForever", async () => {
+    const loop = newEventLoop();
+    const forever = loop.runForever();
+    const outcome = await new Promise<string>((resolve) =>
+      setTimeout(() => {
+        try {
+          getRunningLoop();
+          resolve("found a loop");
+        } catch (e) {
+          resolve((e as Error).message);
+        }
+      }, 1),
+    );
+    loop.stop();
+    await forever;
+    loop.close();
+    expect(outcome).toBe("no running event loop");
+  });
+});
+
+describe("run inside a running loop", () => {
+  it("is refused, as asyncio refuses it, and the outer run goes on", async () => {
+    const result = await run(async () => {
+      await expect(run(async () => 1)).rejects.toThrow(/cannot be called from a running event loop/);
+      return "outer done";
+    }, { loop: new VirtualTimeLoop() });
+    expect(result).toBe("outer done");
   });
 });
 
