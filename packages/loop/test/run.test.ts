@@ -173,7 +173,8 @@ describe("Runner", () => {
   it("refuses a second run while one is in progress", async () => {
     const runner = new Runner({ loop: new VirtualTimeLoop() });
     let release!: () => void;
-    const first = runner.run(() => new Promise<void>((resolve) => (release = resolve)));
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const first = runner.run(() => gate);
     // From outside the loop's code (inside it, any run is refused: see below).
     await expect(runner.run(async () => 1)).rejects.toThrow(/while a run is in progress/);
     release();
