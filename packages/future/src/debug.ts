@@ -40,6 +40,12 @@ export const debugTracker = {
   },
 
   watchException(future: WatchableFuture): void {
+    const exception = future._exception;
+    // The report holds the error strongly. An error keeps the frames of its stack until
+    // the stack is formatted, and those frames can hold the future itself (a task that
+    // failed in its first step has `_step` on the stack), which would keep it from ever
+    // being collected and reported: format the stack now to let go of them.
+    if (exception instanceof Error) void exception.stack;
     const record = (future._debugRecord ??= { retrieved: false });
     record.retrieved = false;
     registry.register(future, {
@@ -47,7 +53,7 @@ export const debugTracker = {
       record,
       loop: future.getLoop(),
       what: future.toString().split(" [")[0]!,
-      exception: future._exception,
+      exception,
     });
   },
 

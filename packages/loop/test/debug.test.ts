@@ -164,6 +164,24 @@ describe("reports that need the garbage collector", () => {
     expect(seen.map((c) => [c.message, c.exception])).toEqual([["Task exception was never retrieved", error]]);
   });
 
+  for (const [how, fn] of [
+    ["throws synchronously", () => { throw new Error("made in the first step"); }],
+    ["is async and throws before its first await", async () => { throw new Error("made in the first step"); }],
+  ] as const) {
+    it(`a task that fails in its first step (its function ${how}) is reported too`, async () => {
+      // The error is made inside the task's first step, so its stack frames include the
+      // task itself: the report must not keep the task alive through them.
+      const { loop, seen } = debugLoop();
+      (() => {
+        loop.createTask(fn);
+      })();
+      await turn();
+      await turn();
+      await collectUntil(() => seen.length > 0);
+      expect(seen.map((c) => [c.message, (c.exception as Error).message])).toEqual([["Task exception was never retrieved", "made in the first step"]]);
+    });
+  }
+
   it("a future whose exception was looked at, or that was awaited, is not reported", async () => {
     const { loop, seen } = debugLoop();
     const marker = new WeakRef((() => {
