@@ -90,3 +90,15 @@ export function enterCallbackLoop(loop: EventLoop | undefined): EventLoop | unde
 export const debugSwitch: { everOn: boolean } = ((state as ContextState & { debug?: { everOn: boolean } }).debug ??= {
   everOn: false,
 });
+
+/**
+ * Runs `fn(arg)` outside any task's context (internal: the loop's iterations, the batch of
+ * future reactions). `AsyncLocalStorage.exit` would do it, but on Node 20 it turns the
+ * storage off and on again (its hooks with it), which costs far more than a `run` with no
+ * store; when no task is current, nothing needs doing at all.
+ */
+export function outsideTasks<A>(fn: (arg: A) => void, arg: A): void {
+  const storage = state.tasks;
+  if (storage.getStore() === undefined) fn(arg);
+  else storage.run(undefined as unknown as TaskLike<unknown>, fn, arg);
+}

@@ -8,6 +8,7 @@ export { WaiterQueue, onDropped, onSettle } from "./waiters.js";
 export {
   currentTaskOrUndefined,
   loopForCurrentCode,
+  outsideTasks,
   runningLoopOrUndefined,
   debugSwitch,
   enterCallbackLoop,

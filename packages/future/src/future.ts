@@ -2,55 +2,12 @@ import { CancelledError, InvalidStateError } from "@aiots/core";
 import type { EventLoop, FutureLike } from "@aiots/core";
 import { checkFunction, loopForCurrentCode, taskStorage } from "@aiots/core/internal";
 import { debugTracker } from "./debug.js";
+import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, enqueueReaction } from "./reaction.js";
+import type { AwaitTracker, Fireable, State } from "./reaction.js";
 
-const PENDING = 0;
-const RESOLVED = 1;
-const REJECTED = 2;
-const CANCELLED = 3;
-type State = typeof PENDING | typeof RESOLVED | typeof REJECTED | typeof CANCELLED;
+export type { AwaitTracker } from "./reaction.js";
+
 const STATE_NAMES = ["pending", "finished", "finished", "cancelled"] as const;
-
-/** What a Task does when one of its awaits starts and ends (see `Task`). */
-export interface AwaitTracker {
-  /** Called when the task's code starts awaiting a pending `future`; may return an error to reject that await with. */
-  _awaitStarted(future: Future<unknown>): Error | undefined;
-  /**
-   * Called when an awaited future's outcome is about to reach the task's code: returns the
-   * `CancelledError` of a cancel that came after the future was done (and consumes it).
-   */
-  _takeLateCancel(): CancelledError | undefined;
-}
-
-/**
- * Hands an awaited future's outcome to a task's code, unless the task was cancelled after
- * the future was done but before its code resumed: then, as in asyncio, the `await` throws
- * `CancelledError` instead, and the outcome is dropped (a primitive that handed something
- * over through that future takes it back when it sees the `CancelledError`).
- */
-function deliver<T, R1, R2>(
-  future: Future<T>,
-  task: AwaitTracker,
-  outcome: unknown,
-  onFulfilled: ((value: T) => R1 | PromiseLike<R1>) | null | undefined,
-  onRejected: ((reason: unknown) => R2 | PromiseLike<R2>) | null | undefined,
-  rejected = false,
-): R1 | R2 | PromiseLike<R1 | R2> {
-  const late = task._takeLateCancel();
-  if (late !== undefined) {
-    const dropped = future._onDropped;
-    if (dropped !== undefined && !rejected) {
-      future._onDropped = undefined;
-      (dropped as (value: T) => void)(outcome as T);
-    }
-    if (typeof onRejected === "function") return onRejected(late);
-    throw late;
-  }
-  if (rejected) {
-    if (typeof onRejected === "function") return onRejected(outcome);
-    throw outcome;
-  }
-  return typeof onFulfilled === "function" ? onFulfilled(outcome as T) : (outcome as R1);
-}
 
 /** Stored loosely (`never` parameter) so that `Future<T>` stays covariant in `T`. */
 type DoneCallback = (future: never) => void;
@@ -81,10 +38,8 @@ export class Future<T> implements FutureLike<T> {
   /** @internal */ _cancelledError: CancelledError | undefined = undefined;
   /** @internal */ _loop: EventLoop | undefined;
   /** @internal */ _callbacks: DoneCallback[] | undefined = undefined;
-  /** @internal The native promise awaiters chain on, made on the first `then`. */
-  _promise: Promise<T> | undefined = undefined;
-  /** @internal */ _resolve: ((value: never) => void) | undefined = undefined;
-  /** @internal */ _reject: ((error: unknown) => void) | undefined = undefined;
+  /** @internal What `then` registered while the future was pending (one, or several). */
+  _reactions: Fireable | Fireable[] | undefined = undefined;
   /** @internal Runs synchronously when the future is cancelled (a timer to drop, a waiter to unlink). */
   _onCancel: ((future: never) => void) | undefined = undefined;
   /**
@@ -159,7 +114,7 @@ export class Future<T> implements FutureLike<T> {
     this._state = RESOLVED;
     this._result = value;
     if (this._onSettle !== undefined) this._runSettleHook();
-    if (this._resolve !== undefined) (this._resolve as (value: T) => void)(value);
+    if (this._reactions !== undefined) this._queueReactions();
     if (this._callbacks !== undefined) this._scheduleCallbacks();
   }
 
@@ -173,7 +128,7 @@ export class Future<T> implements FutureLike<T> {
     this._state = REJECTED;
     this._exception = error;
     if (this._onSettle !== undefined) this._runSettleHook();
-    if (this._reject !== undefined) this._reject(error);
+    if (this._reactions !== undefined) this._queueReactions();
     else if (debugTracker.enabled && this.getLoop().getDebug()) debugTracker.watchException(this);
     if (this._callbacks !== undefined) this._scheduleCallbacks();
   }
@@ -192,7 +147,7 @@ export class Future<T> implements FutureLike<T> {
       (onCancel as (future: this) => void)(this);
     }
     if (this._onSettle !== undefined) this._runSettleHook();
-    if (this._reject !== undefined) this._reject(this._makeCancelledError());
+    if (this._reactions !== undefined) this._queueReactions();
     if (this._callbacks !== undefined) this._scheduleCallbacks();
     return true;
   }
@@ -228,23 +183,32 @@ export class Future<T> implements FutureLike<T> {
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    let promise = this._promise;
-    if (promise === undefined) promise = this._makePromise();
-    // Awaiting a future that is already done does not suspend (as in asyncio), so only a
-    // pending one is tracked.
-    if (this._state === PENDING) {
-      const task = taskStorage.getStore() as AwaitTracker | undefined;
-      if (task !== undefined) {
-        const refusal = task._awaitStarted(this as Future<unknown>);
-        if (refusal !== undefined) return Promise.reject(refusal).then(onFulfilled, onRejected);
-        return promise.then(
-          (value) => deliver(this, task, value, onFulfilled, onRejected),
-          (error: unknown) => deliver(this, task, error, undefined, onRejected, true),
-        ) as Promise<R1 | R2>;
-      }
+    if (this._state !== PENDING) {
+      // Awaiting a future that is already done does not suspend (as in asyncio): nothing
+      // to track, the callbacks just run on the next turn.
+      if (this._state === REJECTED) this._markRetrieved();
+      const reaction = new Reaction<T, R1 | R2>(this, undefined, onFulfilled, onRejected);
+      enqueueReaction(reaction);
+      return reaction as unknown as Promise<R1 | R2>;
     }
-    return promise.then(onFulfilled, onRejected);
+    const task = taskStorage.getStore() as AwaitTracker | undefined;
+    if (task !== undefined) {
+      const refusal = task._awaitStarted(this as never);
+      if (refusal !== undefined) return Promise.reject(refusal).then(onFulfilled, onRejected);
+    }
+    const reaction = new Reaction<T, R1 | R2>(this, task, onFulfilled, onRejected);
+    if (this._state !== PENDING) {
+      // `_awaitStarted` cancelled it (a cancel was pending on the task): deliver that now.
+      enqueueReaction(reaction);
+      return reaction as unknown as Promise<R1 | R2>;
+    }
+    const list = this._reactions;
+    if (list === undefined) this._reactions = reaction;
+    else if (Array.isArray(list)) list.push(reaction);
+    else this._reactions = [list, reaction];
+    return reaction as unknown as Promise<R1 | R2>;
   }
+
 
 
   /** Same as `then(undefined, onRejected)`. */
@@ -257,25 +221,14 @@ export class Future<T> implements FutureLike<T> {
     return this.then().finally(onFinally);
   }
 
-  /** @internal */
-  _makePromise(): Promise<T> {
-    let promise: Promise<T>;
-    if (this._state === PENDING) {
-      promise = new Promise<T>((resolve, reject) => {
-        this._resolve = resolve as (value: never) => void;
-        this._reject = reject;
-      });
-    } else if (this._state === RESOLVED) {
-      promise = Promise.resolve(this._result as T);
-    } else if (this._state === REJECTED) {
-      this._markRetrieved();
-      promise = Promise.reject(this._exception);
-    } else {
-      promise = Promise.reject(this._makeCancelledError());
-    }
-    this._promise = promise;
-    return promise;
+  /** @internal Queues every reaction registered while pending, in registration order. */
+  _queueReactions(): void {
+    const list = this._reactions!;
+    this._reactions = undefined;
+    if (Array.isArray(list)) for (let i = 0; i < list.length; i++) enqueueReaction(list[i]!);
+    else enqueueReaction(list);
   }
+
 
   /** @internal */
   _runSettleHook(): void {

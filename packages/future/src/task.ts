@@ -48,7 +48,8 @@ let taskCounter = 0;
  */
 export class Task<T> extends Future<T> implements TaskLike<T> {
   /** @internal */ _fn: TaskFunction<T> | undefined;
-  /** @internal */ _name: string;
+  /** @internal The name given, or the task's number: `Task-N` is only built when asked for. */
+  _name: string | number;
   /** @internal */ _mustCancel = false;
   /** @internal */ _numCancelsRequested = 0;
   /** @internal The aiots future the task's code awaits now (the common case: one). */
@@ -74,7 +75,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     checkTaskOptions(options);
     this._fn = fn;
     const name = options?.name;
-    this._name = name ?? `Task-${++taskCounter}`;
+    this._name = name ?? ++taskCounter;
     const signal = options?.signal;
     if (signal !== undefined) this._linkSignal(signal);
     registerTask(this);
@@ -84,7 +85,8 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   }
 
   getName(): string {
-    return this._name;
+    const name = this._name;
+    return typeof name === "string" ? name : `Task-${name}`;
   }
 
   setName(name: string): void {
@@ -144,7 +146,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   /** @internal Called by `Future.then` in this task's context: track the await, or refuse it. */
   _awaitStarted(future: Future<unknown>): Error | undefined {
     if (this.done()) return undefined;
-    if ((future as unknown) === this) return new Error(`Task cannot await on itself: ${this._name}`);
+    if ((future as unknown) === this) return new Error(`Task cannot await on itself: ${this.getName()}`);
     // A future that is already done is never refused: it may carry something handed to
     // this task (a lock, a permit, a queue item), and throwing instead of delivering it
     // would lose it. A pending cancel then waits for the next await of a pending future.
@@ -306,7 +308,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     // The last awaited future stays recorded after it settles (see `_cancelWaits`): show it only while pending.
     const on = this._waitingOn;
     const waiting = !this.done() && on !== undefined && !on.done() ? `, waiting on ${on.toString()}` : "";
-    return `Task [${preview(this._name).replace(/^"|"$/g, "")}, ${state}${waiting}]`;
+    return `Task [${preview(this.getName()).replace(/^"|"$/g, "")}, ${state}${waiting}]`;
   }
 }
 
@@ -348,9 +350,18 @@ function runFunction<T>(task: Task<T>, fn: TaskFunction<T>): void {
     task._onRejected(error);
     return;
   }
-  if (result !== null && (typeof result === "object" || typeof result === "function") && typeof (result as PromiseLike<T>).then === "function") {
-    // One async frame instead of two closures and a derived promise per task.
-    void settleFrom(task, result as PromiseLike<T>);
+  if (result instanceof Promise) {
+    // The usual case, an async function: one async frame instead of two closures and a
+    // derived promise per task.
+    void settleFrom(task, result as Promise<T>);
+  } else if (result !== null && (typeof result === "object" || typeof result === "function") && typeof (result as PromiseLike<T>).then === "function") {
+    // A Future (or other thenable) returned as it is: its `then` must be called now, in
+    // the task's context, so the task tracks it from this moment (an `await` would call it
+    // one turn later, after a hand-over and a cancel could both have happened).
+    (result as PromiseLike<T>).then(
+      (value) => task._onFulfilled(value),
+      (error: unknown) => task._onRejected(error),
+    );
   } else {
     task._onFulfilled(result as T);
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CancelledError } from "@aiots/core";
+import { onDropped } from "@aiots/core/internal";
 import { getRunningLoop } from "@aiots/loop";
 import { Future, Task, createTask, currentTask, sleep } from "@aiots/future";
 import { onVirtualLoop, plainPromise, rejection } from "./helpers.js";
@@ -292,6 +293,23 @@ describe("cancel after the awaited future is done, before the task resumes", () 
       await rejection(t);
       expect(seen).toBeInstanceOf(CancelledError);
       expect(t.cancelled()).toBe(true);
+    });
+  });
+
+  it("a task whose function returns a future tracks it at once: a hand-over and a cancel in one step give it back", async () => {
+    await onVirtualLoop(async () => {
+      const loop = getRunningLoop();
+      const fut = loop.createFuture<string>();
+      const givenBack: string[] = [];
+      onDropped(fut, (v) => givenBack.push(v));
+      const t = createTask(() => fut);
+      await sleep(0);
+      loop.callSoon(() => {
+        fut.setResult("x");
+        t.cancel();
+      });
+      expect(await rejection(t)).toBeInstanceOf(CancelledError);
+      expect(givenBack).toEqual(["x"]);
     });
   });
 

@@ -6,7 +6,7 @@ import type {
   TaskFunction,
   TaskOptions,
 } from "@aiots/core";
-import { checkFunction, checkTime, debugSwitch, enterCallbackLoop, taskStorage } from "@aiots/core/internal";
+import { checkFunction, checkTime, debugSwitch, enterCallbackLoop, outsideTasks } from "@aiots/core/internal";
 import { Future, Task, ensureFuture } from "@aiots/future";
 import { CallbackHandle, TimerCallbackHandle } from "./handle.js";
 import type { HandleOwner } from "./handle.js";
@@ -58,12 +58,12 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   /** @internal */ _debug = false;
   /** @internal */ _exceptionHandler: ExceptionHandler | null = null;
   /** @internal */ readonly _iterate = (): void => {
-    taskStorage.exit(runIteration, this);
+    outsideTasks(runIteration, this);
   };
   /** @internal */ readonly _onHostTimer = (): void => {
     this._hostTimer = undefined;
     this._hostTimerWhen = Infinity;
-    taskStorage.exit(runIteration, this);
+    outsideTasks(runIteration, this);
   };
 
   constructor() {

@@ -1,4 +1,4 @@
-import { checkTime, taskStorage } from "@aiots/core/internal";
+import { checkTime, outsideTasks } from "@aiots/core/internal";
 import { EventLoop } from "./event-loop.js";
 
 /** Options of `VirtualTimeLoop`. */
@@ -38,7 +38,7 @@ export class VirtualTimeLoop extends EventLoop {
   /** @internal */ _jumpScheduled = false;
   /** @internal */ readonly _jump = (): void => {
     this._jumpScheduled = false;
-    taskStorage.exit(jumpToNextTimer, this);
+    outsideTasks(jumpToNextTimer, this);
   };
 
   constructor(options: VirtualTimeLoopOptions = {}) {
@@ -71,7 +71,7 @@ export class VirtualTimeLoop extends EventLoop {
       const next = this._nextTimer();
       if (next === undefined || next._when > target) break;
       if (next._when > this._now) this._now = next._when;
-      taskStorage.exit(runOnce, this);
+      outsideTasks(runOnce, this);
     }
     this._now = target;
     await this._settle();

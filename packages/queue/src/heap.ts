@@ -40,6 +40,10 @@ export class HeapStore<T> implements ItemStore<T> {
     items[place] = item;
   }
 
+  check(item: T): void {
+    if (this._items.length > 0) this._compare(item, this._items[0] as T);
+  }
+
   take(): T {
     const items = this._items;
     const top = items[0] as T;

@@ -1,13 +1,12 @@
 import { InvalidStateError, QueueEmpty, QueueFull, QueueShutDown } from "@aiots/core";
-import type { FutureLike, WaitOptions } from "@aiots/core";
-import { WaiterQueue, checkWaitOptions, linkAbort, onSettle } from "@aiots/core/internal";
+import type { WaitOptions } from "@aiots/core";
+import { checkWaitOptions, linkAbort, onSettle } from "@aiots/core/internal";
 // getEventLoop is the running loop or the default one; importing it from @aiots/loop is also
 // what registers the default loop, so a queue works in plain async code with no other import.
 import { getEventLoop } from "@aiots/loop";
-import { QueueIterator, checkMaxsize, linkResult, woken } from "./support.js";
-import type { QueueState } from "./support.js";
+import { QueueCore } from "./hand-over.js";
+import { QueueIterator } from "./support.js";
 import { FifoStore } from "./store.js";
-import type { ItemStore } from "./store.js";
 
 /** One shared settled promise for every put/join that does not wait: the fast path allocates nothing. */
 const DONE: Promise<void> = Promise.resolve();
@@ -22,11 +21,12 @@ const DONE: Promise<void> = Promise.resolve();
  * that awaits it (or `waitFor`, or aborting the `signal` option) withdraws it: the waiter
  * leaves the queue and nothing is consumed.
  *
- * No item is ever lost or duplicated. As in asyncio, a getter cancelled in the same step as
- * the put that handed it an item gives the item back (to the front, or to the next getter)
- * and throws `CancelledError`; a putter cancelled in the same step as the get that made room
- * for it puts nothing. Once a `get` has resolved, the item is the caller's: a cancel arriving
- * after that surfaces at the task's next await.
+ * No item is ever lost or duplicated. Cancellation is asyncio's: a getter whose task is
+ * cancelled after an item was handed to it, but before its code resumed, throws
+ * `CancelledError` and the item goes back (to the next waiting getter, else to the front);
+ * a putter cancelled after a slot was made for it, but before it resumed, throws
+ * `CancelledError` and puts nothing. Once the caller's code has resumed with the item (or
+ * past the put), the operation has happened: a later cancel surfaces at its next await.
  *
  * `taskDone()`/`join()` count unfinished work; `shutdown()` stops the queue (asyncio 3.13);
  * `for await (const item of queue)` gets items until the queue is shut down and empty.
@@ -48,27 +48,10 @@ const DONE: Promise<void> = Promise.resolve();
  * await worker;
  * ```
  */
-export class Queue<T> implements AsyncIterable<T> {
-  /** @internal */ readonly _maxsize: number;
-  /** @internal */ _store: ItemStore<T>;
-  /** @internal Consumers waiting on an empty queue; each waiter is resolved with its item. */
-  readonly _getters = new WaiterQueue<T>();
-  /** @internal Producers waiting on a full queue; each waiter is resolved with a reserved slot. */
-  readonly _putters = new WaiterQueue<void>();
-  /** @internal */ readonly _joiners = new WaiterQueue<void>();
-  /**
-   * @internal Slots held by hand-overs still in progress: items handed to getters that have
-   * not taken them yet, and slots reserved for putters whose items are not in yet. They
-   * count towards `full()`, so an item a getter gives back always fits.
-   */
-  _reserved = 0;
-  /** @internal */ _unfinished = 0;
-  /** @internal */ _state: QueueState = "open";
-
+export class Queue<T> extends QueueCore<T> implements AsyncIterable<T> {
   /** A queue holding at most `maxsize` items (`<= 0` or `Infinity`: unbounded). */
   constructor(maxsize = 0) {
-    this._maxsize = checkMaxsize(maxsize, this[Symbol.toStringTag]);
-    this._store = new FifoStore<T>();
+    super(maxsize, new FifoStore<T>());
   }
 
   /** The number of items the queue holds at most, as given (`<= 0` or `Infinity`: unbounded). */
@@ -87,14 +70,6 @@ export class Queue<T> implements AsyncIterable<T> {
   }
 
   /**
-   * Whether the queue has no room: `maxsize` items buffered, counting items being handed to
-   * getters that have not resumed yet (as asyncio counts them). Never true when unbounded.
-   */
-  full(): boolean {
-    return this._maxsize > 0 && this._store.length + this._reserved >= this._maxsize;
-  }
-
-  /**
    * Puts `item` without waiting: to the first waiting getter, else into the buffer.
    * @throws QueueFull if the queue is full; QueueShutDown after `shutdown()`.
    */
@@ -106,10 +81,19 @@ export class Queue<T> implements AsyncIterable<T> {
 
   /**
    * Puts `item`, waiting for room if the queue is full (FIFO among putters). Resolves once
-   * the item is in the queue or handed to a getter. Rejects with `QueueShutDown` after
-   * `shutdown()`, also when the queue is shut down while it waits (the item is then not put).
-   * Cancelling the awaiting task, or aborting `options.signal`, withdraws the wait and puts
-   * nothing. Throws `TypeError` at the call for bad options.
+   * the item is put. Rejects with `QueueShutDown` after `shutdown()`, also when the queue is
+   * shut down while it waits (the item is then not put). Cancelling the awaiting task, or
+   * aborting `options.signal`, while it waits withdraws it and puts nothing; so does a task
+   * cancel that lands after a slot was made for it but before its code resumed: as in
+   * asyncio the `await` throws `CancelledError`, nothing is put, and the slot goes to the
+   * next putter.
+   *
+   * A blocked put returns the waiter Future itself, so the caller's own `await` is the one
+   * the task tracks. Its item goes in during the microtask after that `await` was delivered,
+   * before the caller's code resumes (a callback chained straight on the returned Future with
+   * `.then` may run just before). On a `PriorityQueue`, an item that cannot be compared with
+   * the items held makes a put that would wait fail at once.
+   * @throws TypeError at the call for bad options.
    */
   put(item: T, options?: WaitOptions): Promise<void> {
     const signal = checkWaitOptions(options, `${this[Symbol.toStringTag]}.put`);
@@ -123,14 +107,15 @@ export class Queue<T> implements AsyncIterable<T> {
       }
       return DONE;
     }
-    const loop = getEventLoop();
-    const waiter = this._putters.add(loop);
-    const result = loop.createFuture<void>();
-    onSettle(waiter, (w) => {
-      if (woken(w, result)) queueMicrotask(() => this._finishPut(result, item));
-    });
-    linkResult(result, waiter, signal);
-    return result as unknown as Promise<void>;
+    // The store must be able to take the item later (a PriorityQueue compares it now).
+    try {
+      this._store.check(item);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const waiter = this._waitToPut(item);
+    if (signal !== undefined) onSettle(waiter, linkAbort(waiter, signal));
+    return waiter as unknown as Promise<void>;
   }
 
   /**
@@ -150,8 +135,14 @@ export class Queue<T> implements AsyncIterable<T> {
   /**
    * Takes the next item, waiting for one if the queue is empty (FIFO among getters). Rejects
    * with `QueueShutDown` once the queue is shut down and empty (at once after
-   * `shutdown(true)`). Cancelling the awaiting task, or aborting `options.signal`, withdraws
-   * the wait and takes nothing. Throws `TypeError` at the call for bad options.
+   * `shutdown(true)`). Cancelling the awaiting task, or aborting `options.signal`, while it
+   * waits withdraws it and takes nothing. A task cancel that lands after an item was handed
+   * to it but before its code resumed makes the `await` throw `CancelledError` (asyncio's
+   * rule) and the item is given back: to the next waiting getter, else to the front. Throws
+   * `TypeError` at the call for bad options.
+   *
+   * A blocked get returns the waiter Future itself, so the caller's own `await` is the one
+   * the task tracks, up to the moment its code resumes.
    */
   get(options?: WaitOptions): Promise<T> {
     const signal = checkWaitOptions(options, `${this[Symbol.toStringTag]}.get`);
@@ -166,17 +157,9 @@ export class Queue<T> implements AsyncIterable<T> {
       return Promise.resolve(item);
     }
     if (this._state !== "open") return Promise.reject(new QueueShutDown());
-    const loop = getEventLoop();
-    const waiter = this._getters.add(loop);
-    const result = loop.createFuture<T>();
-    onSettle(waiter, (w) => {
-      if (woken(w, result)) {
-        const item = w.result();
-        queueMicrotask(() => this._finishGet(result, item));
-      }
-    });
-    linkResult(result, waiter, signal);
-    return result as unknown as Promise<T>;
+    const waiter = this._waitToGet();
+    if (signal !== undefined) onSettle(waiter, linkAbort(waiter, signal));
+    return waiter as unknown as Promise<T>;
   }
 
   /**
@@ -208,8 +191,10 @@ export class Queue<T> implements AsyncIterable<T> {
    * Shuts the queue down (asyncio 3.13): from now on `put`/`putNowait` throw
    * `QueueShutDown`, and so do `get`/`getNowait` once the queue is empty; waiting putters and
    * getters are rejected with `QueueShutDown`. With `immediate`, the buffered items are
-   * dropped too (and items still being handed to getters), each counting as done for
-   * `join()`, which resumes if nothing else is unfinished; `get` then throws at once.
+   * dropped too, each counting as done for `join()`, which resumes if nothing else is
+   * unfinished; `get` then throws at once. An item already handed to a getter is that
+   * getter's (unless its task is cancelled before it resumes: the item is then dropped too),
+   * and a put already admitted into a free slot has happened (`shutdown(true)` drops its item).
    * Calling it again is allowed (`true` then drains).
    * @throws TypeError if `immediate` is not a boolean.
    */
@@ -217,17 +202,7 @@ export class Queue<T> implements AsyncIterable<T> {
     if (typeof immediate !== "boolean") {
       throw new TypeError(`${this[Symbol.toStringTag]}.shutdown immediate must be a boolean, got ${typeof immediate}`);
     }
-    if (immediate) {
-      this._state = "shut down immediately";
-      const drained = this._store.length;
-      this._store.clear();
-      this._finished(drained);
-    } else if (this._state === "open") {
-      this._state = "shut down";
-    }
-    // Putters can never get in now; getters wait only on an empty queue, which stays empty.
-    if (this._putters.size > 0) this._putters.rejectAll(new QueueShutDown());
-    if (this._getters.size > 0) this._getters.rejectAll(new QueueShutDown());
+    this._shutDown(immediate);
   }
 
   /** Iterates with `get()` until the queue is shut down and empty. It does not call `taskDone()`. */
@@ -235,93 +210,12 @@ export class Queue<T> implements AsyncIterable<T> {
     return new QueueIterator(this);
   }
 
-  /** @internal Puts an admitted item: to the first waiting getter, else into the buffer. */
-  _deliver(item: T): void {
-    if (this._getters.size > 0) {
-      // A waiting getter means the buffer is empty. Handing it the item, rather than
-      // buffering it, means no newcomer can take it before the getter wakes up.
-      this._reserved++;
-      this._getters.wakeFirst(item);
-    } else {
-      this._store.add(item);
-    }
-    this._unfinished++;
-  }
-
-  /** @internal Room was made: reserve it for waiting putters, first come first served. */
-  _admitPutters(): void {
-    while (this._putters.size > 0 && !this.full()) {
-      this._reserved++;
-      this._putters.wakeFirst(undefined);
-    }
-  }
-
-  /** @internal `count` items are done with (taskDone, or dropped by `shutdown(true)`). */
-  _finished(count: number): void {
-    if (count === 0) return;
-    this._unfinished = Math.max(0, this._unfinished - count);
-    if (this._unfinished === 0) this._joiners.wakeAll(undefined);
-  }
-
-  /**
-   * @internal A microtask after a getter was handed `item`. If the caller gave up in between
-   * (a cancel in the same step as the put), asyncio's get would have raised without taking
-   * the item: give it back so nothing is lost. Otherwise the get resolves with it.
-   */
-  _finishGet(result: FutureLike<T>, item: T): void {
-    this._reserved--;
-    if (result.done() || this._state === "shut down immediately") {
-      if (!result.done()) result.setException(new QueueShutDown());
-      this._giveBack(item, result);
-      return;
-    }
-    result.setResult(item);
-    if (this._putters.size > 0) this._admitPutters();
-  }
-
-  /** @internal A microtask after a putter was given a slot: put its item, unless it gave up. */
-  _finishPut(result: FutureLike<void>, item: T): void {
-    this._reserved--;
-    if (!result.done()) {
-      if (this._state !== "open") {
-        result.setException(new QueueShutDown());
-        return;
-      }
-      try {
-        this._deliver(item);
-        result.setResult(undefined);
-        return;
-      } catch (error) {
-        result.setException(error); // the store refused the item (a comparator threw)
-      }
-    }
-    // The slot is free again: pass it on.
-    if (this._putters.size > 0) this._admitPutters();
-  }
-
-  /** @internal Takes back an item a getter gave up: the next getter's, else the front of the buffer. */
-  _giveBack(item: T, result: FutureLike<unknown>): void {
-    if (this._state === "shut down immediately") {
-      this._finished(1); // dropped, as shutdown(true) drops what is buffered
-    } else if (this._getters.size > 0) {
-      this._reserved++;
-      this._getters.wakeFirst(item);
-    } else {
-      try {
-        this._store.restore(item);
-      } catch (error) {
-        // Only a PriorityQueue comparator that cannot compare this item can get here.
-        result.getLoop().callExceptionHandler({ message: `${this[Symbol.toStringTag]} could not take back an item`, exception: error });
-      }
-    }
-  }
-
-  get [Symbol.toStringTag](): string {
+  override get [Symbol.toStringTag](): string {
     return "Queue";
   }
 
   /** e.g. `Queue [maxsize: 10, size: 3, getters: 0, putters: 2]`, with `, shut down` once shut down. */
-  toString(): string {
+  override toString(): string {
     const state = this._state === "open" ? "" : `, ${this._state}`;
     return (
       `${this[Symbol.toStringTag]} [maxsize: ${this._maxsize}, size: ${this._store.length}, ` +

@@ -9,6 +9,11 @@ export interface ItemStore<T> {
   readonly length: number;
   /** Buffers `item`. Throws without changing anything if it cannot (a comparator that throws). */
   add(item: T): void;
+  /**
+   * Throws, changing nothing, if `item` could not be added now (a PriorityQueue comparator
+   * that cannot compare it with the items held): a put that must wait fails at once.
+   */
+  check(item: T): void;
   /** Removes and returns the next item; only called when `length > 0`. */
   take(): T;
   /** Puts back an item that was taken (handed to a getter that gave up), so it is the next one out. */
@@ -31,6 +36,8 @@ export class FifoStore<T> implements ItemStore<T> {
   add(item: T): void {
     this._items.push(item);
   }
+
+  check(_item: T): void {}
 
   take(): T {
     return this._items.shift() as T;
@@ -56,6 +63,8 @@ export class LifoStore<T> implements ItemStore<T> {
   add(item: T): void {
     this._items.push(item);
   }
+
+  check(_item: T): void {}
 
   take(): T {
     return this._items.pop() as T;

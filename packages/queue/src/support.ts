@@ -1,6 +1,4 @@
 import { QueueShutDown } from "@aiots/core";
-import type { FutureLike } from "@aiots/core";
-import { linkAbort, onSettle } from "@aiots/core/internal";
 
 /** The lifecycle of a queue: asyncio 3.13's states, in the words `toString` shows (internal). */
 export type QueueState = "open" | "shut down" | "shut down immediately";
@@ -29,31 +27,6 @@ export function checkMaxsize(value: unknown, what: string): number {
   return value;
 }
 
-/**
- * A blocking put/get has two futures: `waiter`, in the queue's waiter line, and `result`, the
- * one the caller awaits. When the caller gives up on `result` (a task cancel, `waitFor`, an
- * aborted `signal`), its waiter leaves the line if it is still in it (internal).
- */
-export function linkResult(result: FutureLike<unknown>, waiter: FutureLike<unknown>, signal: AbortSignal | undefined): void {
-  onSettle(result, () => {
-    if (!waiter.done()) waiter.cancel();
-  });
-  if (signal !== undefined) onSettle(result, linkAbort(result, signal));
-}
-
-/**
- * Called when `waiter` settles: true if it was woken (an item or a slot is now held for the
- * caller). A shutdown rejection is passed on to `result`; a cancelled waiter means the caller
- * had already given up (internal).
- */
-export function woken(waiter: FutureLike<unknown>, result: FutureLike<unknown>): boolean {
-  if (waiter.cancelled()) return false;
-  const error = waiter.exception();
-  if (error === null) return true;
-  if (!result.done()) result.setException(error);
-  return false;
-}
-
 const END: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
 function wrap<T>(value: T): IteratorYieldResult<T> {
@@ -68,7 +41,8 @@ function endAtShutDown(error: unknown): IteratorReturnResult<undefined> {
 /**
  * `for await (const item of queue)`: each step is a `get()`, and a `QueueShutDown` ends the
  * loop. `get()` is chained on in the caller's context, so cancelling the task that iterates
- * withdraws the pending get like any other (internal).
+ * withdraws the pending get like any other, and a cancel that lands after an item was handed
+ * over, before the loop body runs, gives the item back (internal).
  */
 export class QueueIterator<T> implements AsyncIterator<T, undefined>, AsyncIterable<T> {
   /** @internal */ readonly _queue: Gettable<T>;

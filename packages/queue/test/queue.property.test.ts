@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { QueueEmpty, QueueFull, QueueShutDown } from "@aiots/core";
 import type { FutureLike } from "@aiots/core";
-import { createTask, sleep } from "@aiots/future";
+import { createTask, currentTask, sleep } from "@aiots/future";
 import type { Task } from "@aiots/future";
 import { getRunningLoop } from "@aiots/loop";
 import { LifoQueue, PriorityQueue, Queue } from "@aiots/queue";
@@ -12,19 +12,18 @@ type Kind = "Queue" | "LifoQueue" | "PriorityQueue";
 
 /**
  * Right after a step succeeds, in the same synchronous step, cancel another task or abort its
- * current wait: this is what reaches a getter (or putter) that was just handed an item (or a
- * slot) and has not resumed yet, which timer-driven cancels never do.
+ * current wait (a signal wait that was already satisfied is not withdrawn by a late abort).
  */
 type Then = { cancel: boolean; target: number } | null;
 interface PutStep {
   delay: number;
-  mode: "put" | "nowait" | "signal";
+  mode: "put" | "nowait" | "signal" | "task";
   abortAfter: number;
   then: Then;
 }
 interface GetStep {
   delay: number;
-  mode: "get" | "nowait" | "signal" | "iterate";
+  mode: "get" | "nowait" | "signal" | "iterate" | "task";
   abortAfter: number;
   hold: number;
   then: Then;
@@ -36,19 +35,26 @@ interface Scenario {
   cancels: { at: number; target: number }[];
   joins: number[];
   shutdown: { at: number; immediate: boolean } | null;
+  /**
+   * For the n-th wake-up of a waiting getter (or putter), whether to cancel the task that
+   * waits, in the same synchronous step, right after the item (or slot) was handed to it and
+   * before its code resumes: asyncio's late cancel, which timer-driven cancels never hit.
+   */
+  cancelHanded: boolean[];
+  cancelAdmitted: boolean[];
 }
 
 const time = fc.integer({ min: 0, max: 6 });
 const then: fc.Arbitrary<Then> = fc.option(fc.record({ cancel: fc.boolean(), target: fc.nat() }), { nil: null, freq: 3 });
 const putStep: fc.Arbitrary<PutStep> = fc.record({
   delay: time,
-  mode: fc.constantFrom("put", "put", "nowait", "signal"),
+  mode: fc.constantFrom("put", "put", "nowait", "signal", "task"),
   abortAfter: time,
   then,
 });
 const getStep: fc.Arbitrary<GetStep> = fc.record({
   delay: time,
-  mode: fc.constantFrom("get", "get", "nowait", "signal", "iterate"),
+  mode: fc.constantFrom("get", "get", "nowait", "signal", "iterate", "task"),
   abortAfter: time,
   hold: fc.integer({ min: 0, max: 3 }),
   then,
@@ -61,6 +67,8 @@ const scenario = (withShutdown: boolean): fc.Arbitrary<Scenario> =>
     cancels: fc.array(fc.record({ at: fc.integer({ min: 0, max: 40 }), target: fc.nat() }), { maxLength: 4 }),
     joins: fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 2 }),
     shutdown: withShutdown ? fc.option(fc.record({ at: fc.integer({ min: 0, max: 40 }), immediate: fc.boolean() }), { nil: null }) : fc.constant(null),
+    cancelHanded: fc.array(fc.boolean(), { minLength: 1, maxLength: 6 }),
+    cancelAdmitted: fc.array(fc.boolean(), { minLength: 1, maxLength: 6 }),
   });
 
 /** After this virtual time every scenario has played out; the queue is then shut down to end it. */
@@ -75,6 +83,14 @@ function make(kind: Kind, maxsize: number): Queue<string> {
 
 function buffered(q: Queue<string>): string[] {
   return [...(q._store as unknown as { _items: Iterable<string> })._items];
+}
+
+/**
+ * Waits for `task` through a plain promise, so cancelling the waiting task does not cancel
+ * `task` too: what `task` did is always known, whatever befalls its parent.
+ */
+function settled(task: Task<unknown>): Promise<void> {
+  return new Promise((resolve) => task.addDoneCallback(() => resolve()));
 }
 
 const itemName = (producer: number, seq: number) => `${producer}:${String(seq).padStart(3, "0")}`;
@@ -138,12 +154,51 @@ async function play(kind: Kind, sc: Scenario): Promise<Record> {
       check("finished");
     };
     const giveBack = q._giveBack.bind(q);
-    q._giveBack = (item, result) => {
+    q._giveBack = (item) => {
       if (q._state === "shut down immediately") rec.drained.push(item);
       else rec.givenBack.add(item);
-      giveBack(item, result);
+      giveBack(item);
       check("give back");
     };
+    const finishPut = q._finishPut;
+    (q as { _finishPut: () => void })._finishPut = () => {
+      // An admitted put has happened; shutdown(true) before its item got in drops it.
+      const pending = q._admitted.peekFirst();
+      if (pending !== undefined && !pending.dropped && q._state === "shut down immediately") rec.drained.push(pending.item);
+      finishPut();
+      check("finish put");
+    };
+
+    // Which task waits on each waiter, to cancel it right after it is woken.
+    const owners = new WeakMap<object, Task<unknown>>();
+    const waitToGet = q._waitToGet.bind(q);
+    q._waitToGet = () => {
+      const waiter = waitToGet();
+      owners.set(waiter, currentTask()!);
+      return waiter;
+    };
+    const waitToPut = q._waitToPut.bind(q);
+    q._waitToPut = (item) => {
+      const waiter = waitToPut(item);
+      owners.set(waiter, currentTask()!);
+      return waiter;
+    };
+    const cancelAfterWake = (line: { wakeFirst(value: never): boolean; [Symbol.iterator](): Iterator<object> }, plan: boolean[]) => {
+      const wakeFirst = line.wakeFirst.bind(line);
+      let n = 0;
+      line.wakeFirst = (value: never) => {
+        const first = line[Symbol.iterator]().next().value as object | undefined;
+        const woken = wakeFirst(value);
+        // Only an owner already awaiting the waiter: a task whose function just returned it
+        // starts awaiting it a microtask later (the kernel's `then`), which is not this case.
+        const owner = owners.get(first!);
+        const awaiting = owner !== undefined && (owner as unknown as { _waitingOn: unknown })._waitingOn === first;
+        if (woken && awaiting && plan[n++ % plan.length]!) owner.cancel();
+        return woken;
+      };
+    };
+    cancelAfterWake(q._getters as never, sc.cancelHanded);
+    cancelAfterWake(q._putters as never, sc.cancelAdmitted);
     const shutdown = q.shutdown.bind(q);
     q.shutdown = (immediate = false) => {
       if (immediate) rec.drained.push(...buffered(q));
@@ -194,6 +249,12 @@ async function play(kind: Kind, sc: Scenario): Promise<Record> {
                 timer.cancel();
                 controllers.delete(p);
               }
+            } else if (step.mode === "task") {
+              // The put runs as a task of its own, which only the wake-up cancels target.
+              const putter = createTask(() => q.put(item));
+              await settled(putter);
+              if (putter.cancelled()) continue;
+              putter.result();
             } else {
               await q.put(item);
             }
@@ -234,6 +295,11 @@ async function play(kind: Kind, sc: Scenario): Promise<Record> {
                 timer.cancel();
                 controllers.delete(sc.producers.length + c);
               }
+            } else if (step.mode === "task") {
+              const getter = createTask(() => q.get());
+              await settled(getter);
+              if (getter.cancelled()) continue;
+              item = getter.result();
             } else if (step.mode === "iterate") {
               const next = await iterator.next();
               if (next.done === true) return;

@@ -5,7 +5,7 @@ import { onSettle } from "@aiots/core/internal";
 import { createTask, currentTask, sleep } from "@aiots/future";
 import { getRunningLoop } from "@aiots/loop";
 import { Queue } from "@aiots/queue";
-import { CountingSignal, isPendingFuture, now, onVirtualLoop, outcome, tick } from "./helpers.js";
+import { CountingSignal, isPendingFuture, now, onVirtualLoop, tick } from "./helpers.js";
 import { sharedQueueTests } from "./shared.js";
 
 sharedQueueTests("Queue", (maxsize) => new Queue<unknown>(maxsize));
@@ -191,7 +191,7 @@ describe("Queue: get", () => {
     });
   });
 
-  it("of three readers, one cancelled after two puts, the others get both items", async () => {
+  it("of three readers, one cancelled after two puts, the other two get both items", async () => {
     await onVirtualLoop(async () => {
       const q = new Queue<number>();
       const r1 = createTask(() => q.get());
@@ -201,9 +201,10 @@ describe("Queue: get", () => {
       q.putNowait(1);
       q.putNowait(2);
       r1.cancel();
-      const first = await outcome(r1);
-      const got = [first.value, (await outcome(r2)).value, (await outcome(r3)).value].filter((x) => x !== undefined);
-      // r1 was handed item 1 before its cancel, so it still owns it: nothing lost, nothing twice.
+      // r1 was handed item 1 but had not resumed: as in asyncio its get throws, and the
+      // item goes on to r3, the next waiting getter.
+      await expect(r1).rejects.toBeInstanceOf(CancelledError);
+      const got = [await r2, await r3];
       expect(got.sort()).toEqual([1, 2]);
       expect(q.qsize()).toBe(0);
     });
@@ -239,17 +240,60 @@ describe("Queue: a getter cancelled after it was handed an item", () => {
     });
   });
 
-  it("still receives the item once its get has resolved; the CancelledError surfaces at its next await", async () => {
+  it("throws CancelledError when cancelled at the very moment its get resolves, and the item goes to the front", async () => {
     const steps: string[] = [];
     await onVirtualLoop(async () => {
       const q = new Queue<string>();
       const consumer = createTask(async () => {
         const me = currentTask()!;
         const getting = q.get();
-        // Cancel at the very moment the get resolves, before this task resumes.
+        // Cancel as the item is handed over, before this task's code resumes.
         onSettle(getting as unknown as FutureLike<string>, () => me.cancel());
-        const item = await getting;
+        try {
+          steps.push(`received ${await getting}`);
+        } catch (error) {
+          steps.push(`get threw ${(error as Error).name}`);
+          throw error;
+        }
+      });
+      await tick();
+      q.putNowait("x");
+      q.putNowait("y");
+      await expect(consumer).rejects.toBeInstanceOf(CancelledError);
+      expect(q._getters.size).toBe(0);
+      expect(q.getNowait()).toBe("x");
+      expect(q.getNowait()).toBe("y");
+    });
+    expect(steps).toEqual(["get threw CancelledError"]);
+  });
+
+  it("gives the item back when an async function awaiting the get is cancelled in the same step as the put", async () => {
+    const steps: string[] = [];
+    await onVirtualLoop(async () => {
+      const q = new Queue<string>(1);
+      const consumer = createTask(async () => {
+        steps.push(`received ${await q.get()}`);
+      });
+      await tick();
+      q.putNowait("x");
+      consumer.cancel();
+      await expect(consumer).rejects.toBeInstanceOf(CancelledError);
+      expect(q.qsize()).toBe(1);
+      expect(q.full()).toBe(true);
+      expect(await q.get()).toBe("x");
+      expect(q.empty()).toBe(true);
+    });
+    expect(steps).toEqual([]);
+  });
+
+  it("keeps the item once its code has resumed with it: a cancel then surfaces at its next await", async () => {
+    const steps: string[] = [];
+    await onVirtualLoop(async () => {
+      const q = new Queue<string>();
+      const consumer = createTask(async () => {
+        const item = await q.get();
         steps.push(`received ${item}`);
+        currentTask()!.cancel();
         try {
           await sleep(1);
           steps.push("not reached");
@@ -262,9 +306,25 @@ describe("Queue: a getter cancelled after it was handed an item", () => {
       q.putNowait("x");
       await expect(consumer).rejects.toBeInstanceOf(CancelledError);
       expect(q.qsize()).toBe(0);
-      expect(q._getters.size).toBe(0);
+      expect(q._reserved).toBe(0);
     });
     expect(steps).toEqual(["received x", "then CancelledError"]);
+  });
+
+  it("a give-back goes to the getter that came next, and only once", async () => {
+    await onVirtualLoop(async () => {
+      const q = new Queue<string>();
+      const first = createTask(() => q.get());
+      await tick();
+      q.putNowait("x");
+      first.cancel();
+      // A getter that arrives after the hand-over, before the give-back, still gets it.
+      const late = q.get();
+      await expect(first).rejects.toBeInstanceOf(CancelledError);
+      expect(await late).toBe("x");
+      expect(q.empty()).toBe(true);
+      expect(q._getters.size).toBe(0);
+    });
   });
 
   it("a getter cancelled before the put takes nothing, even with the put in the same step", async () => {
@@ -438,7 +498,24 @@ describe("Queue: put", () => {
     });
   });
 
-  it("a putter cancelled after its put resolved has put its item, exactly once", async () => {
+  it("a putter cancelled in the same step as the get that made room leaves the slot to the next putter", async () => {
+    await onVirtualLoop(async () => {
+      const q = new Queue<string>(1);
+      q.putNowait("a");
+      const first = createTask(() => q.put("b"));
+      const second = createTask(() => q.put("c"));
+      await tick();
+      expect(q.getNowait()).toBe("a");
+      first.cancel();
+      await expect(first).rejects.toBeInstanceOf(CancelledError);
+      await second;
+      expect(q.getNowait()).toBe("c");
+      expect(q.empty()).toBe(true);
+      expect(q._reserved).toBe(0);
+    });
+  });
+
+  it("a putter cancelled at the very moment it is admitted throws CancelledError and puts nothing", async () => {
     const steps: string[] = [];
     await onVirtualLoop(async () => {
       const q = new Queue<number>(1);
@@ -447,17 +524,63 @@ describe("Queue: put", () => {
         const me = currentTask()!;
         const putting = q.put(2);
         onSettle(putting as unknown as FutureLike<void>, () => me.cancel());
-        await putting;
-        steps.push("put returned");
-        await sleep(1);
+        try {
+          await putting;
+          steps.push("put returned");
+        } catch (error) {
+          steps.push(`put threw ${(error as Error).name}`);
+          throw error;
+        }
       });
       await tick();
+      expect(q.getNowait()).toBe(1);
+      await expect(putTask).rejects.toBeInstanceOf(CancelledError);
+      expect(q.empty()).toBe(true);
+      expect(q.full()).toBe(false);
+      q.putNowait(3);
+      expect(q.getNowait()).toBe(3);
+    });
+    expect(steps).toEqual(["put threw CancelledError"]);
+  });
+
+  it("a putter cancelled once its item is in, before its code resumes, has put it: the cancel surfaces at its next await", async () => {
+    const steps: string[] = [];
+    await onVirtualLoop(async () => {
+      const q = new Queue<number>(1);
+      q.putNowait(1);
+      const putTask = createTask(async () => {
+        await q.put(2);
+        steps.push(`put returned, ${q.qsize()} buffered`);
+        await sleep(1);
+        steps.push("not reached");
+      });
+      await tick();
+      const finishPut = q._finishPut;
+      (q as { _finishPut: () => void })._finishPut = () => {
+        finishPut();
+        putTask.cancel();
+      };
       expect(q.getNowait()).toBe(1);
       await expect(putTask).rejects.toBeInstanceOf(CancelledError);
       expect(q.getNowait()).toBe(2);
       expect(q.empty()).toBe(true);
     });
-    expect(steps).toEqual(["put returned"]);
+    expect(steps).toEqual(["put returned, 1 buffered"]);
+  });
+
+  it("a put nobody awaits that is withdrawn or shut out stays silent", async () => {
+    await onVirtualLoop(async () => {
+      const q = new Queue<number>(1);
+      q.putNowait(1);
+      const controller = new AbortController();
+      q.put(2, { signal: controller.signal }); // never awaited
+      q.put(3); // never awaited
+      controller.abort();
+      q.shutdown();
+      await tick();
+      expect(q.qsize()).toBe(1);
+      expect(String(q)).toContain("putters: 0");
+    });
   });
 });
 
@@ -551,20 +674,19 @@ describe("Queue: waits with an AbortSignal", () => {
     });
   });
 
-  it("an abort in the same step as the put gives the item back; an abort after the get resolved changes nothing", async () => {
+  it("an abort after the item was handed over changes nothing: the get resolves with it", async () => {
     await onVirtualLoop(async () => {
       const q = new Queue<number>();
       const early = new AbortController();
       const gettingEarly = q.get({ signal: early.signal });
-      q.putNowait(9);
       early.abort("gone");
+      q.putNowait(9);
       await expect(gettingEarly).rejects.toBe("gone");
       expect(q.getNowait()).toBe(9);
 
       const late = new AbortController();
       const gettingLate = q.get({ signal: late.signal });
       q.putNowait(10);
-      await Promise.resolve();
       late.abort("too late");
       expect(await gettingLate).toBe(10);
       expect(q.empty()).toBe(true);

@@ -1,0 +1,237 @@
+import type { CancelledError, EventLoop } from "@aiots/core";
+import { outsideTasks } from "@aiots/core/internal";
+
+/** Future states, shared with `future.ts`. */
+export const PENDING = 0;
+export const RESOLVED = 1;
+export const REJECTED = 2;
+export const CANCELLED = 3;
+export type State = typeof PENDING | typeof RESOLVED | typeof REJECTED | typeof CANCELLED;
+
+/** What a Task does when one of its awaits starts and ends (see `Task`). */
+export interface AwaitTracker {
+  /** Called when the task's code starts awaiting a pending `future`; may return an error to reject that await with. */
+  _awaitStarted(future: never): Error | undefined;
+  /**
+   * Called when an awaited future's outcome is about to reach the task's code: returns the
+   * `CancelledError` of a cancel that came after the future was done (and consumes it).
+   */
+  _takeLateCancel(): CancelledError | undefined;
+}
+
+/** What a reaction reads from the future it waits on. */
+export interface ReactionSource<T> {
+  _state: State;
+  _result: T | undefined;
+  _exception: unknown;
+  _onDropped: ((value: never) => void) | undefined;
+  _makeCancelledError(): CancelledError;
+  _markRetrieved(): void;
+  getLoop(): EventLoop;
+}
+
+type OnFulfilled<T, R> = ((value: T) => R | PromiseLike<R>) | null | undefined;
+type OnRejected<R> = ((reason: unknown) => R | PromiseLike<R>) | null | undefined;
+
+const WAITING = 0;
+const FULFILLED = 1;
+const FAILED = 2;
+
+// One executor for every materialised promise, instead of a closure each: it leaves the
+// resolving functions here, and the caller takes them at once.
+let capturedResolve: ((value: unknown) => void) | undefined;
+let capturedReject: ((error: unknown) => void) | undefined;
+function captureResolvers(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve as (value: unknown) => void;
+  capturedReject = reject;
+}
+
+/**
+ * One `then` on a Future: the callbacks to run when it settles, and the promise-like that
+ * `then` returns. No native promise is made unless someone chains on the reaction (or it
+ * ends rejected with nobody to handle it, so that the host reports it as it would for a
+ * promise): an `await` of a Future, which ignores what `then` returns, costs one small
+ * object instead of two promises and their resolving functions.
+ *
+ * Reactions run from one shared microtask per batch (see `enqueueReaction`), outside any
+ * task's context, one turn after the future settles, as promise reactions would.
+ */
+export class Reaction<T, R> implements PromiseLike<R> {
+  /** @internal */ _source: ReactionSource<T> | undefined;
+  /** @internal The task whose await this is, when `then` was called from one. */
+  _task: AwaitTracker | undefined;
+  /** @internal */ _onFulfilled: OnFulfilled<T, R>;
+  /** @internal */ _onRejected: OnRejected<R>;
+  /** @internal */ _state: typeof WAITING | typeof FULFILLED | typeof FAILED = WAITING;
+  /** @internal */ _value: unknown = undefined;
+  /** @internal */ _promise: Promise<R> | undefined = undefined;
+  /** @internal */ _resolve: ((value: unknown) => void) | undefined = undefined;
+  /** @internal */ _reject: ((error: unknown) => void) | undefined = undefined;
+
+  /** @internal */
+  constructor(source: ReactionSource<T>, task: AwaitTracker | undefined, onFulfilled: OnFulfilled<T, R>, onRejected: OnRejected<R>) {
+    this._source = source;
+    this._task = task;
+    this._onFulfilled = onFulfilled;
+    this._onRejected = onRejected;
+  }
+
+  /**
+   * @internal Hands the settled future's outcome to the callbacks. If the awaiting task was
+   * cancelled after the future was done but before its code resumed, the await throws
+   * `CancelledError` instead, as in asyncio, and a result handed over through the future
+   * is given back (`_onDropped`).
+   */
+  _fire(): void {
+    const source = this._source!;
+    const task = this._task;
+    const onFulfilled = this._onFulfilled;
+    const onRejected = this._onRejected;
+    this._source = this._task = this._onFulfilled = this._onRejected = undefined;
+    const state = source._state;
+    let failed = state !== RESOLVED;
+    let outcome: unknown;
+    if (!failed) outcome = source._result;
+    else if (state === REJECTED) {
+      source._markRetrieved();
+      outcome = source._exception;
+    } else outcome = source._makeCancelledError();
+    if (task !== undefined) {
+      const late = task._takeLateCancel();
+      if (late !== undefined) {
+        const dropped = source._onDropped;
+        if (!failed && dropped !== undefined) {
+          source._onDropped = undefined;
+          giveBack(source, dropped as (value: unknown) => void, outcome);
+        }
+        failed = true;
+        outcome = late;
+      }
+    }
+    const handler = failed ? onRejected : onFulfilled;
+    if (typeof handler !== "function") {
+      this._settle(failed ? FAILED : FULFILLED, outcome);
+      return;
+    }
+    let result: unknown;
+    try {
+      result = (handler as (x: unknown) => unknown)(outcome);
+    } catch (error) {
+      this._settle(FAILED, error);
+      return;
+    }
+    this._settle(FULFILLED, result);
+  }
+
+  /** @internal */
+  _settle(state: typeof FULFILLED | typeof FAILED, value: unknown): void {
+    this._state = state;
+    this._value = value;
+    const resolve = this._resolve;
+    if (resolve !== undefined) {
+      const reject = this._reject!;
+      this._resolve = this._reject = undefined;
+      if (state === FULFILLED) resolve(value);
+      else reject(value);
+    } else if (state === FAILED) {
+      // Nobody chained on it yet: a native rejected promise lets the host report it if
+      // nobody ever does, exactly as for the promise a native `then` returns.
+      this._materialize();
+    }
+  }
+
+  /** @internal The native promise behind this reaction, made on first use. */
+  _materialize(): Promise<R> {
+    let promise = this._promise;
+    if (promise === undefined) {
+      if (this._state === WAITING) {
+        promise = new Promise<R>(captureResolvers);
+        this._resolve = capturedResolve;
+        this._reject = capturedReject;
+        capturedResolve = capturedReject = undefined;
+      } else if (this._state === FULFILLED) {
+        promise = Promise.resolve(this._value as R);
+      } else {
+        promise = Promise.reject(this._value);
+      }
+      this._promise = promise;
+    }
+    return promise;
+  }
+
+  then<R1 = R, R2 = never>(
+    onFulfilled?: ((value: R) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this._materialize().then(onFulfilled, onRejected);
+  }
+
+  catch<R2 = never>(onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null): Promise<R | R2> {
+    return this._materialize().catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<R> {
+    return this._materialize().finally(onFinally);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "Promise";
+  }
+}
+
+/** A primitive's give-back must not break the other reactions of the batch. */
+function giveBack(source: ReactionSource<unknown>, dropped: (value: unknown) => void, value: unknown): void {
+  try {
+    dropped(value);
+  } catch (error) {
+    source.getLoop().callExceptionHandler({ message: "Exception while giving back a dropped result", exception: error });
+  }
+}
+
+/** Something that can run from the batch (a reaction). */
+export interface Fireable {
+  _fire(): void;
+}
+
+const batch: (Fireable | undefined)[] = [];
+let scheduled = false;
+const TURN = Promise.resolve();
+
+/**
+ * Queues a reaction to run in the shared batch: one promise turn for every reaction queued
+ * before the batch runs, instead of a promise (and its host bookkeeping) per reaction.
+ * Reactions queued while the batch runs run in the same batch, in order.
+ */
+export function enqueueReaction(reaction: Fireable): void {
+  batch.push(reaction);
+  if (!scheduled) {
+    scheduled = true;
+    void TURN.then(runBatchOutsideTasks);
+  }
+}
+
+function runBatchOutsideTasks(): void {
+  // The batch was scheduled from whatever code settled a future first; callbacks must not
+  // run as part of that code's task.
+  outsideTasks(runBatch, undefined);
+}
+
+function runBatch(): void {
+  let i = 0;
+  try {
+    for (; i < batch.length; i++) {
+      const reaction = batch[i]!;
+      batch[i] = undefined;
+      reaction._fire();
+    }
+  } finally {
+    if (i >= batch.length) {
+      batch.length = 0;
+      scheduled = false;
+    } else {
+      // Something escaped a reaction (it should not): keep the rest for the next turn.
+      batch.splice(0, i + 1);
+      void TURN.then(runBatchOutsideTasks);
+    }
+  }
+}

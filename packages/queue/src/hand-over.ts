@@ -1,0 +1,214 @@
+import { QueueShutDown } from "@aiots/core";
+import type { FutureLike } from "@aiots/core";
+import { Deque, WaiterQueue, onDropped, onSettle } from "@aiots/core/internal";
+import { getEventLoop } from "@aiots/loop";
+import { checkMaxsize } from "./support.js";
+import type { QueueState } from "./support.js";
+import type { ItemStore } from "./store.js";
+
+/** A blocked put: its item, and whether the caller's `await` threw after it was admitted (internal). */
+interface PendingPut<T> {
+  readonly item: T;
+  dropped: boolean;
+}
+
+/**
+ * What every queue kind shares underneath its API: the buffer, the waiter lines, and the
+ * hand-overs between them, with the slots they hold (internal).
+ *
+ * Both hand-overs go through a waiter Future that the caller awaits itself, so the kernel
+ * decides, at the moment the caller's `await` would resume, whether it resumes or throws
+ * `CancelledError` (a task cancel that came after the waiter was resolved, asyncio's rule).
+ * - A getter is handed its item when it is woken. If its `await` throws instead, the kernel
+ *   gives the item back here (`_getterDropped`), synchronously.
+ * - A putter is woken with a slot; its item goes in one microtask later (`_finishPut`),
+ *   after its `await` was delivered, and only if it did not throw (`dropped`): a cancelled
+ *   put is not put.
+ * Until then each holds a slot (`_reserved`), so a give-back always fits and no newcomer
+ * barges in.
+ */
+export abstract class QueueCore<T> {
+  /** @internal */ readonly _maxsize: number;
+  /** @internal */ _store: ItemStore<T>;
+  /** @internal Consumers waiting on an empty queue; each waiter is resolved with its item. */
+  readonly _getters = new WaiterQueue<T>();
+  /** @internal Producers waiting on a full queue; each waiter is resolved when it is admitted. */
+  readonly _putters = new WaiterQueue<void>();
+  /** @internal */ readonly _joiners = new WaiterQueue<void>();
+  /** @internal Admitted puts whose items are not in yet, in the order of their `_finishPut`. */
+  readonly _admitted = new Deque<PendingPut<T>>();
+  /**
+   * @internal Slots held by hand-overs in progress: items handed to getters whose `await` may
+   * still drop them, and slots of admitted putters whose items are not in yet.
+   */
+  _reserved = 0;
+  /** @internal Items handed to getters whose `_handedOver` microtask has not run. */
+  _handing = 0;
+  /** @internal Of those, how many came back (a dropped `await`) and already freed their slot. */
+  _releasedEarly = 0;
+  /** @internal The put whose waiter settled last: `_admitPutters` reads it right after a wake-up. */
+  _settling: PendingPut<T> | undefined = undefined;
+  /** @internal */ _unfinished = 0;
+  /** @internal */ _state: QueueState = "open";
+
+  /** Checks `maxsize` (TypeError / RangeError), naming the queue kind. */
+  constructor(maxsize: number, store: ItemStore<T>) {
+    this._maxsize = checkMaxsize(maxsize, this[Symbol.toStringTag]);
+    this._store = store;
+  }
+
+  /**
+   * Whether the queue has no room: `maxsize` items buffered, counting an item handed to a
+   * getter until the microtask its `await` resumes in (asyncio counts it until the woken
+   * getter takes it) and a slot made for a waiting putter until its item is in. Never true
+   * when unbounded.
+   */
+  full(): boolean {
+    return this._maxsize > 0 && this._store.length + this._reserved >= this._maxsize;
+  }
+
+  /** @internal Appends a blocked put of `item` to the putters' line; returns its waiter. */
+  _waitToPut(item: T): FutureLike<void> {
+    const waiter = this._putters.add(getEventLoop());
+    const pending: PendingPut<T> = { item, dropped: false };
+    onSettle(waiter, () => {
+      this._settling = pending;
+    });
+    onDropped(waiter, () => {
+      pending.dropped = true;
+      this._reserved--;
+      if (this._putters.size > 0) this._admitPutters();
+    });
+    return waiter;
+  }
+
+  /** @internal Appends a blocked get to the getters' line; returns its waiter. */
+  _waitToGet(): FutureLike<T> {
+    const waiter = this._getters.add(getEventLoop());
+    onDropped(waiter, this._getterDropped as (item: T) => void);
+    return waiter;
+  }
+
+  /** @internal Puts an admitted item: to the first waiting getter, else into the buffer. */
+  _deliver(item: T): void {
+    if (this._getters.size > 0) {
+      // A waiting getter means the buffer is empty. Handing it the item, rather than
+      // buffering it, means no newcomer can take it before the getter wakes up.
+      this._handOver(item);
+    } else {
+      this._store.add(item);
+    }
+    this._unfinished++;
+  }
+
+  /**
+   * @internal Resolves the first waiting getter with `item`. Resolving it queued the
+   * delivery of the getter's `await`, so `_handedOver`, queued next, runs after it.
+   */
+  _handOver(item: T): void {
+    this._reserved++;
+    this._handing++;
+    this._getters.wakeFirst(item);
+    queueMicrotask(this._handedOver);
+  }
+
+  /** @internal A getter's `await` was delivered (or dropped): the item's slot is free. */
+  readonly _handedOver = (): void => {
+    this._handing--;
+    if (this._releasedEarly > 0) this._releasedEarly--;
+    else this._reserved--;
+    if (this._putters.size > 0) this._admitPutters();
+  };
+
+  /**
+   * @internal The kernel calls this with the item a getter's dropped `await` did not take
+   * (typed loosely, so that `Queue<T>` stays covariant in `T`).
+   */
+  readonly _getterDropped = (item: never): void => {
+    this._giveBack(item);
+  };
+
+  /**
+   * @internal Takes back an item a getter did not take: to the next waiting getter, else the
+   * front of the buffer, in the slot the item held.
+   */
+  _giveBack(item: T): void {
+    if (this._handing > this._releasedEarly) {
+      this._reserved--;
+      this._releasedEarly++;
+    }
+    if (this._state === "shut down immediately") {
+      this._finished(1); // dropped, as shutdown(true) drops what is buffered
+    } else if (this._getters.size > 0) {
+      this._handOver(item);
+    } else {
+      try {
+        this._store.restore(item);
+      } catch (error) {
+        // Only a PriorityQueue comparator that cannot compare this item can get here: it
+        // went straight to a getter, uncompared.
+        this._finished(1);
+        this._report("could not take back an item", error);
+      }
+    }
+  }
+
+  /** @internal Room was made: wake waiting putters into it, first come first served. */
+  _admitPutters(): void {
+    while (this._putters.size > 0 && !this.full()) {
+      this._reserved++;
+      this._putters.wakeFirst(undefined);
+      this._admitted.push(this._settling!);
+      this._settling = undefined;
+      queueMicrotask(this._finishPut);
+    }
+  }
+
+  /**
+   * @internal The microtask after a putter was admitted, after its `await` was delivered:
+   * its item goes in, unless the `await` threw (the slot was freed then).
+   */
+  readonly _finishPut = (): void => {
+    const pending = this._admitted.shift();
+    if (pending === undefined || pending.dropped) return;
+    this._reserved--;
+    // Admitted before a shutdown, it was put; shutdown(true) then drops it, as it drops the buffer.
+    if (this._state === "shut down immediately") return;
+    try {
+      this._deliver(pending.item);
+    } catch (error) {
+      // Only a comparator that accepted the item at `put` and now throws can get here.
+      if (this._putters.size > 0) this._admitPutters();
+      this._report("could not take in an admitted item", error);
+    }
+  };
+
+  /** @internal `count` items are done with (taskDone, or dropped by `shutdown(true)`). */
+  _finished(count: number): void {
+    if (count === 0) return;
+    this._unfinished = Math.max(0, this._unfinished - count);
+    if (this._unfinished === 0) this._joiners.wakeAll(undefined);
+  }
+
+  /** @internal Empties the queue for `shutdown(true)` and rejects every waiter. */
+  _shutDown(immediate: boolean): void {
+    if (immediate) {
+      this._state = "shut down immediately";
+      const drained = this._store.length;
+      this._store.clear();
+      this._finished(drained);
+    } else if (this._state === "open") {
+      this._state = "shut down";
+    }
+    // Putters can never get in now; getters wait only on an empty queue, which stays empty.
+    if (this._putters.size > 0) this._putters.rejectAll(new QueueShutDown());
+    if (this._getters.size > 0) this._getters.rejectAll(new QueueShutDown());
+  }
+
+  /** @internal An item the queue had to drop, reported to the loop's exception handler. */
+  _report(what: string, error: unknown): void {
+    getEventLoop().callExceptionHandler({ message: `${this[Symbol.toStringTag]} ${what}`, exception: error });
+  }
+
+  abstract get [Symbol.toStringTag](): string;
+}
