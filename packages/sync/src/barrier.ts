@@ -21,7 +21,8 @@ export type BarrierState = "filling" | "draining" | "resetting" | "broken";
  * barrier usable again; `abort()` breaks it: current and later waiters get a
  * `BrokenBarrierError` until `reset()`. A waiter that is cancelled (or whose `signal`
  * aborts) while the barrier fills simply leaves: the barrier does not break, as in
- * asyncio (unlike `threading.Barrier`).
+ * asyncio (unlike `threading.Barrier`). One cancelled after its round completed but before
+ * it resumed throws `CancelledError` (asyncio too) and leaves; the others still return.
  *
  * Built like asyncio's, on a `Condition`, so every state change is asyncio's.
  *
@@ -125,7 +126,9 @@ export class Barrier {
   /** @internal */
   async _wait(signal: AbortSignal | undefined): Promise<number> {
     const cond = this._cond;
-    await cond.acquire(signal === undefined ? undefined : { signal });
+    // `then` called at once (not one microtask later by the engine's `await`), so a cancel
+    // that comes before the lock is handed over always withdraws this wait.
+    await cond.acquire(signal === undefined ? undefined : { signal }).then();
     try {
       // Wait while the previous round drains or resets, then refuse if broken.
       await cond.waitFor(() => this._state !== "draining" && this._state !== "resetting", { signal });
@@ -164,7 +167,7 @@ export class Barrier {
   /** @internal Runs `change` holding the condition's lock, then wakes every waiter. */
   async _locked(signal: AbortSignal | undefined, change: (barrier: Barrier) => void): Promise<void> {
     const cond = this._cond;
-    await cond.acquire(signal === undefined ? undefined : { signal });
+    await cond.acquire(signal === undefined ? undefined : { signal }).then(); // see `_wait`
     try {
       change(this);
       cond.notifyAll();

@@ -1,8 +1,8 @@
 import { InvalidStateError, isCancelledError } from "@aiots/core";
 import type { FutureLike, WaitOptions } from "@aiots/core";
-import { WaiterQueue, checkFunction, checkInteger, checkWaitOptions } from "@aiots/core/internal";
+import { WaiterQueue, checkFunction, checkInteger, checkWaitOptions, onDropped } from "@aiots/core/internal";
 import { Lock } from "./lock.js";
-import { aborted, describe, enqueue, settled, wasWoken } from "./waiting.js";
+import { aborted, describe, enqueue } from "./waiting.js";
 
 /**
  * A condition variable (asyncio's `Condition`): tasks holding its lock `wait()` until
@@ -15,9 +15,11 @@ import { aborted, describe, enqueue, settled, wasWoken } from "./waiting.js";
  * `CancelledError`, or the abort reason, once it holds the lock again), as asyncio.
  *
  * **No lost notify.** Notified waiters are woken first to last. A waiter that was
- * notified but then throws (its task was cancelled while it re-acquired the lock) passes
- * its notify on to the next waiter, as asyncio 3.13. A waiter cancelled or aborted
- * before any notify reached it simply leaves the queue.
+ * notified but then throws passes its notify on to the next waiter, as asyncio 3.13: its
+ * task was cancelled after the notify reached it and before it resumed (the `wait()`
+ * throws `CancelledError`, as in asyncio, once it holds the lock again), or while it
+ * re-acquired the lock. A waiter cancelled or aborted before any notify reached it simply
+ * leaves the queue.
  *
  * @throws TypeError if `lock` is given and is not a `Lock`.
  * @example
@@ -39,6 +41,10 @@ import { aborted, describe, enqueue, settled, wasWoken } from "./waiting.js";
 export class Condition {
   /** @internal */ readonly _lock: Lock;
   /** @internal */ readonly _waiters = new WaiterQueue<true>();
+  /** @internal Gives a notify that a waiter will not act on to the next waiter. */
+  readonly _passOn = (): void => {
+    this._waiters.wakeFirst(true);
+  };
 
   constructor(lock?: Lock) {
     if (lock === undefined || lock === null) lock = new Lock();
@@ -74,7 +80,8 @@ export class Condition {
 
   /**
    * Releases the lock, waits until notified, re-acquires the lock, and resolves to `true`.
-   * Interrupted by cancelling the awaiting task, but always re-acquires the lock first.
+   * Interrupted by cancelling the awaiting task (also after a notify reached it, before it
+   * resumed: the notify then goes to the next waiter), but always re-acquires the lock first.
    * As asyncio warns, wake-ups may be spurious: re-check the state, or use `waitFor`.
    *
    * @param options.signal aborting it withdraws the wait for a notify; the lock is then
@@ -162,32 +169,42 @@ export class Condition {
   _wait(signal: AbortSignal | undefined): Promise<true> {
     // Checked again here for `waitFor`, whose predicate could have released the lock.
     if (!this._lock.locked()) throw new InvalidStateError("Condition.wait() called without holding the lock");
-    // The lock is known to be held, so the release cannot throw and leave a waiter behind.
     const waiter = enqueue(this._waiters, signal);
-    const woken = settled(waiter);
+    // A notify dropped because the task was cancelled after it arrived goes to the next waiter.
+    onDropped(waiter, this._passOn);
+    // The lock is known to be held, so the release cannot throw and leave a waiter behind.
     this._lock.release();
-    return this._waitThenRelock(waiter, woken);
+    return this._waitThenRelock(waiter);
   }
 
   /** @internal Runs in the caller's context, so a task's cancel interrupts its awaits. */
-  async _waitThenRelock(waiter: FutureLike<true>, woken: Promise<true>): Promise<true> {
+  async _waitThenRelock(waiter: FutureLike<true>): Promise<true> {
+    let notified = false;
     let failed = false;
     let error: unknown;
     try {
-      await woken;
+      // The waiter itself is awaited, so the task tracks it: a cancel before the notify
+      // withdraws it; one after the notify, before this code resumes, drops the notify
+      // (passed on) and throws here.
+      await waiter;
+      notified = true;
     } catch (e) {
+      // Withdrawn before a notify, or notified and then cancelled: the notify was passed on.
       failed = true;
       error = e;
     }
     // Must own the lock again before returning or throwing, even when cancelled meanwhile:
-    // a cancel that lands on the re-acquire is remembered and the re-acquire retried.
+    // a cancel that lands on the re-acquire is remembered and the re-acquire retried (a
+    // lock handed over and then dropped by such a cancel passes on to its next waiter).
     for (;;) {
       try {
-        await this._lock.acquire();
+        // `then` called at once, not a microtask later by the engine: a cancel that comes
+        // before the lock is handed over must find this waiter tracked, so it withdraws it.
+        await this._lock.acquire().then();
         break;
       } catch (e) {
         if (!isCancelledError(e)) {
-          this._passOn(waiter);
+          if (notified) this._passOn();
           throw e;
         }
         failed = true;
@@ -195,17 +212,12 @@ export class Condition {
       }
     }
     if (failed) {
-      // We were notified, but throw instead of returning: the notify goes to the next
-      // waiter, or it would be lost with us (the asyncio 3.13 fix).
-      this._passOn(waiter);
+      // Notified, but throwing instead of returning: the notify goes to the next waiter,
+      // or it would be lost with us (the asyncio 3.13 fix).
+      if (notified) this._passOn();
       throw error;
     }
     return true;
-  }
-
-  /** @internal */
-  _passOn(waiter: FutureLike<true>): void {
-    if (wasWoken(waiter)) this._waiters.wakeFirst(true);
   }
 
   /** @internal */

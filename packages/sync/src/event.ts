@@ -6,8 +6,9 @@ import { ACQUIRED, aborted, describe, waitIn } from "./waiting.js";
  * A flag that tasks can wait for (asyncio's `Event`). `set()` wakes every waiter and lets
  * later `wait()` calls through until `clear()`.
  *
- * A waiter cancelled or aborted before `set()` leaves the queue at once; one cancelled
- * after `set()` woke it returns normally (the `CancelledError` comes at its next await).
+ * A waiter cancelled or aborted before `set()` leaves the queue at once. A waiter whose
+ * task is cancelled after `set()` woke it but before its code resumed throws
+ * `CancelledError`, as in asyncio (there is nothing to give back: every waiter is woken).
  *
  * @example
  * ```ts
@@ -56,7 +57,7 @@ export class Event {
 
   /**
    * Resolves to `true` once the flag is set (at once if it is). Interrupted by cancelling
-   * the awaiting task.
+   * the awaiting task, also after `set()` woke it and before it resumed.
    *
    * @param options.signal aborting it withdraws this wait, which rejects with the
    *   signal's reason; an already aborted signal rejects at once.

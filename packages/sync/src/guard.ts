@@ -1,4 +1,7 @@
-import { ACQUIRED } from "./waiting.js";
+import type { FutureLike } from "@aiots/core";
+import type { WaiterQueue } from "@aiots/core/internal";
+import { linkAbort, onDropped, onSettle } from "@aiots/core/internal";
+import { enqueue } from "./waiting.js";
 
 /** Something with a `release()`: a Lock, a Semaphore, a Condition. */
 interface Releasable {
@@ -36,15 +39,39 @@ class Releaser implements AsyncDisposable, Disposable {
   }
 }
 
+/** What `guard()` resolves to at once when the primitive was free. */
+export function guardNow(target: Releasable): Promise<AsyncDisposable & Disposable> {
+  return Promise.resolve(new Releaser(target));
+}
+
 /**
- * Turns an acquisition into a promise of a disposable that releases `target`.
- *
- * `then` is called here, synchronously in the caller's context, so when the acquisition
- * is a waiter Future a task awaiting the guard is still interrupted by `task.cancel()`.
- * A waiter woken just before its task was cancelled still gets its guard: the
- * cancellation surfaces at the next await, and leaving the `using` scope releases.
+ * A contended `guard()`: queues a waiter in `waiters` and returns a second future, the one
+ * the caller awaits, which the waiter settles synchronously (woken: it resolves to a
+ * `Releaser`; it is never awaited itself). So, exactly as for `acquire()`, the caller's
+ * `await` is the tracked one: cancelling the task while it waits cancels that future,
+ * which withdraws the waiter, and a cancel that lands after the handover but before the
+ * caller resumes makes the `await` throw `CancelledError` while the kernel hands the
+ * releaser back, which releases. `signal` is linked to the awaited future, so an abort
+ * reaches the caller as a rejection it sees (and withdraws the waiter).
  */
-export function guardAfter(acquired: Promise<true>, target: Releasable): Promise<AsyncDisposable & Disposable> {
-  if (acquired === ACQUIRED) return Promise.resolve(new Releaser(target));
-  return acquired.then(() => new Releaser(target));
+export function guardWait(waiters: WaiterQueue<true>, signal: AbortSignal | undefined, target: Releasable): Promise<AsyncDisposable & Disposable> {
+  const waiter = enqueue(waiters, undefined);
+  const guard = waiter.getLoop().createFuture<Releaser>();
+  if (signal !== undefined) onSettle(guard, linkAbort(guard, signal));
+  onSettle(waiter, () => {
+    if (guard.done()) return;
+    if (waiter.cancelled()) guard.cancel();
+    else if (waiter.exception() !== null) guard.setException(waiter.exception());
+    else guard.setResult(new Releaser(target));
+  });
+  onSettle(guard, () => {
+    // Cancelled or aborted before the handover: withdraw the waiter.
+    if (!waiter.done()) waiter.cancel();
+  });
+  onDropped(guard, dispose);
+  return guard as FutureLike<Releaser> as unknown as Promise<AsyncDisposable & Disposable>;
+}
+
+function dispose(releaser: Releaser): void {
+  releaser[Symbol.dispose]();
 }

@@ -1,7 +1,7 @@
 import { InvalidStateError } from "@aiots/core";
 import type { WaitOptions } from "@aiots/core";
 import { WaiterQueue, checkWaitOptions } from "@aiots/core/internal";
-import { guardAfter } from "./guard.js";
+import { guardNow, guardWait } from "./guard.js";
 import { ACQUIRED, aborted, describe, waitIn } from "./waiting.js";
 
 /**
@@ -12,12 +12,17 @@ import { ACQUIRED, aborted, describe, waitIn } from "./waiting.js";
  * lock straight to the first waiter (the lock never looks free in between), and
  * `acquire()` takes the fast path only when nobody waits, so a newcomer never barges in.
  *
- * **Cancellation-safe.** A waiter that is cancelled (its task cancelled, or its `signal`
- * aborted) before the lock reaches it leaves the queue at once, and the lock goes to the
- * next one. A waiter whose task is cancelled *after* the lock was handed to it owns the
- * lock: its `await` returns normally and the `CancelledError` is thrown at its next
- * await, where its `finally` (or `using` scope) releases. So the lock is never leaked and
- * no wake-up is lost.
+ * **Cancellation-safe, as asyncio.** A waiter that is cancelled (its task cancelled, or its
+ * `signal` aborted) before the lock reaches it leaves the queue at once, and the lock goes
+ * to the next one. A waiter whose task is cancelled *after* the lock was handed to it but
+ * before its code resumed does not keep it either: its `await` throws `CancelledError`
+ * and the lock passes on to the next waiter (or is unlocked). So the lock is never leaked
+ * and no wake-up is lost. A contended `acquire()` returns the waiter Future itself, so the
+ * caller's own `await` is the one the task tracks. (One difference from asyncio: the engine
+ * calls the Future's `then` one microtask after the `await` starts, and a handover that
+ * comes before that is delivered, since a done future is never refused. The `await` then
+ * returns `true` and a cancel that came meanwhile is thrown at the task's next await,
+ * where its `finally` or `using` scope releases.)
  *
  * @example
  * ```ts
@@ -31,6 +36,13 @@ import { ACQUIRED, aborted, describe, waitIn } from "./waiting.js";
 export class Lock {
   /** @internal */ _locked = false;
   /** @internal */ readonly _waiters = new WaiterQueue<true>();
+  /**
+   * @internal Hands the lock to the first live waiter, or unlocks it. Also how a waiter
+   * whose `await` was cancelled after the handover gives the lock back.
+   */
+  readonly _pass = (): void => {
+    if (!this._waiters.wakeFirst(true)) this._locked = false;
+  };
 
   /** Whether the lock is held (or being handed to a waiter). */
   locked(): boolean {
@@ -39,7 +51,8 @@ export class Lock {
 
   /**
    * Acquires the lock, waiting for it if it is held or if others wait already. Resolves to
-   * `true` (asyncio's `acquire`). Interrupted by cancelling the awaiting task.
+   * `true` (asyncio's `acquire`). Interrupted by cancelling the awaiting task, also after
+   * the lock was handed to it and before it resumed (the lock then passes on).
    *
    * @param options.signal aborting it withdraws this wait, which rejects with the
    *   signal's reason; an already aborted signal rejects at once without acquiring.
@@ -53,11 +66,15 @@ export class Lock {
   acquire(options?: WaitOptions): Promise<true> {
     const signal = checkWaitOptions(options, "Lock.acquire");
     if (signal !== undefined && signal.aborted) return aborted(signal);
-    if (!this._locked && this._waiters.size === 0) {
-      this._locked = true;
-      return ACQUIRED;
-    }
-    return waitIn(this._waiters, signal);
+    if (this._tryAcquire()) return ACQUIRED;
+    return waitIn(this._waiters, signal, this._pass);
+  }
+
+  /** @internal The fast path: takes the lock if it is free and nobody waits. */
+  _tryAcquire(): boolean {
+    if (this._locked || this._waiters.size > 0) return false;
+    this._locked = true;
+    return true;
   }
 
   /**
@@ -76,13 +93,13 @@ export class Lock {
     if (!this._locked) throw new InvalidStateError("Lock.release() called on an unlocked Lock");
     // Ownership passes to the woken waiter without the lock ever being free, which is
     // what keeps a newcomer's fast path from taking it first.
-    if (!this._waiters.wakeFirst(true)) this._locked = false;
+    this._pass();
   }
 
   /**
    * Acquires the lock and resolves to a disposable that releases it, for
    * `await using _ = await lock.guard()` (asyncio's `async with lock`). Waits, and takes
-   * `options`, as `acquire`.
+   * `options`, and is cancelled, as `acquire`.
    *
    * @throws TypeError (at the call) for bad `options`.
    * @example
@@ -94,7 +111,10 @@ export class Lock {
    * ```
    */
   guard(options?: WaitOptions): Promise<AsyncDisposable & Disposable> {
-    return guardAfter(this.acquire(options), this);
+    const signal = checkWaitOptions(options, "Lock.guard");
+    if (signal !== undefined && signal.aborted) return aborted(signal);
+    if (this._tryAcquire()) return guardNow(this);
+    return guardWait(this._waiters, signal, this);
   }
 
   get [Symbol.toStringTag](): string {

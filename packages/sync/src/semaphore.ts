@@ -1,6 +1,6 @@
 import type { WaitOptions } from "@aiots/core";
 import { WaiterQueue, checkInteger, checkWaitOptions } from "@aiots/core/internal";
-import { guardAfter } from "./guard.js";
+import { guardNow, guardWait } from "./guard.js";
 import { ACQUIRED, aborted, describe, waitIn } from "./waiting.js";
 
 /**
@@ -11,10 +11,11 @@ import { ACQUIRED, aborted, describe, waitIn } from "./waiting.js";
  * straight to the first waiter (the count never shows it as free), and `acquire()` takes
  * the fast path only when nobody waits, so a newcomer never barges in.
  *
- * **Cancellation-safe.** A waiter cancelled (task cancelled, or `signal` aborted) before
- * a permit reaches it leaves the queue and consumes nothing. A waiter whose task is
- * cancelled after it was handed a permit holds that permit: its `await` returns normally
- * and the `CancelledError` comes at its next await, where its `finally` releases.
+ * **Cancellation-safe, as asyncio.** A waiter cancelled (task cancelled, or `signal`
+ * aborted) before a permit reaches it leaves the queue and consumes nothing. A waiter
+ * whose task is cancelled after it was handed a permit but before its code resumed does
+ * not keep it: its `await` throws `CancelledError` and the permit goes to the next waiter
+ * (or back to the count). See `Lock` for the one microtask where a handover wins instead.
  *
  * @throws TypeError if `value` is not a number; RangeError if it is not an integer >= 0.
  * @example
@@ -30,6 +31,14 @@ export class Semaphore {
   /** @internal The free permits. While anyone waits it is 0: a release hands its permit over. */
   _value: number;
   /** @internal */ readonly _waiters = new WaiterQueue<true>();
+  /**
+   * @internal Hands a permit to the first live waiter, or back to the count (never
+   * bounded: also how a waiter whose `await` was cancelled after the handover gives back
+   * the permit it was handed).
+   */
+  readonly _pass = (): void => {
+    if (!this._waiters.wakeFirst(true)) this._value++;
+  };
 
   constructor(value = 1) {
     checkInteger(value, `${new.target.name} value`, 0);
@@ -43,7 +52,8 @@ export class Semaphore {
 
   /**
    * Takes a permit, waiting for one if none is free or if others wait already. Resolves to
-   * `true`. Interrupted by cancelling the awaiting task.
+   * `true`. Interrupted by cancelling the awaiting task, also after a permit was handed to
+   * it and before it resumed (the permit then passes on).
    *
    * @param options.signal aborting it withdraws this wait, which rejects with the
    *   signal's reason; an already aborted signal rejects at once without taking a permit.
@@ -57,11 +67,15 @@ export class Semaphore {
   acquire(options?: WaitOptions): Promise<true> {
     const signal = checkWaitOptions(options, `${this._name()}.acquire`);
     if (signal !== undefined && signal.aborted) return aborted(signal);
-    if (this._value > 0 && this._waiters.size === 0) {
-      this._value--;
-      return ACQUIRED;
-    }
-    return waitIn(this._waiters, signal);
+    if (this._tryAcquire()) return ACQUIRED;
+    return waitIn(this._waiters, signal, this._pass);
+  }
+
+  /** @internal The fast path: takes a free permit if nobody waits. */
+  _tryAcquire(): boolean {
+    if (this._value === 0 || this._waiters.size > 0) return false;
+    this._value--;
+    return true;
   }
 
   /**
@@ -75,13 +89,13 @@ export class Semaphore {
    * ```
    */
   release(): void {
-    if (!this._waiters.wakeFirst(true)) this._value++;
+    this._pass();
   }
 
   /**
    * Takes a permit and resolves to a disposable that gives it back, for
    * `await using _ = await sem.guard()` (asyncio's `async with sem`). Waits, and takes
-   * `options`, as `acquire`.
+   * `options`, and is cancelled, as `acquire`.
    *
    * @throws TypeError (at the call) for bad `options`.
    * @example
@@ -90,7 +104,10 @@ export class Semaphore {
    * ```
    */
   guard(options?: WaitOptions): Promise<AsyncDisposable & Disposable> {
-    return guardAfter(this.acquire(options), this);
+    const signal = checkWaitOptions(options, `${this._name()}.guard`);
+    if (signal !== undefined && signal.aborted) return aborted(signal);
+    if (this._tryAcquire()) return guardNow(this);
+    return guardWait(this._waiters, signal, this);
   }
 
   /** @internal */

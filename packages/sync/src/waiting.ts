@@ -1,6 +1,6 @@
 import type { FutureLike } from "@aiots/core";
 import type { WaiterQueue } from "@aiots/core/internal";
-import { linkAbort, onSettle } from "@aiots/core/internal";
+import { linkAbort, onDropped, onSettle } from "@aiots/core/internal";
 import { getEventLoop } from "@aiots/loop";
 
 /**
@@ -27,40 +27,25 @@ export function enqueue<T>(waiters: WaiterQueue<T>, signal: AbortSignal | undefi
 }
 
 /**
- * What a contended wait hands its caller: a promise that settles with the waiter future.
+ * A contended acquire or wait: appends a waiter and hands the caller the waiter future
+ * itself (a Future is structurally a Promise), so the caller's own `await` is the one the
+ * task tracks. Cancelling the task while the waiter is pending cancels it (it leaves the
+ * queue, nothing consumed). If the task is cancelled after the waiter was woken but before
+ * its code resumed, the `await` throws `CancelledError` as in asyncio, and the kernel calls
+ * `giveBack` with what the waiter was handed, so the primitive passes it on.
  *
- * `then` is called here, synchronously in the caller's context, so a task records the
- * wait at once and `task.cancel()` cancels the waiter while it is pending (the await then
- * throws `CancelledError` in place). Handing out the future itself would leave a window:
- * `await future` calls `then` one microtask later, and a task cancelled in that window
- * after the waiter was handed the lock has that late `then` refused with
- * `CancelledError`, so the caller would own the lock while its await threw, and leak it.
- * Through this promise, a waiter woken before its task is cancelled always gets its value,
- * and the cancellation surfaces at its next await, as documented.
+ * A future nobody awaits never reports an unhandled rejection, so a withdrawn wait that is
+ * never awaited stays silent too.
  */
-export function settled<T>(future: FutureLike<T>): Promise<T> {
-  const promise = Promise.resolve(future.then());
-  // Like a Future nobody awaited, a withdrawn wait nobody awaits is not reported as an
-  // unhandled rejection (awaiting the promise still throws).
-  promise.catch(ignore);
-  return promise;
-}
-
-function ignore(): void {}
-
-/** `settled(enqueue(waiters, signal))`: a contended acquire or wait. */
-export function waitIn<T>(waiters: WaiterQueue<T>, signal: AbortSignal | undefined): Promise<T> {
-  return settled(enqueue(waiters, signal));
+export function waitIn<T>(waiters: WaiterQueue<T>, signal: AbortSignal | undefined, giveBack?: (value: T) => void): Promise<T> {
+  const future = enqueue(waiters, signal);
+  if (giveBack !== undefined) onDropped(future, giveBack);
+  return future as unknown as Promise<T>;
 }
 
 /** What a wait with an already aborted signal returns: a rejection with its reason, nothing queued. */
 export function aborted<T>(signal: AbortSignal): Promise<T> {
   return Promise.reject(signal.reason as unknown);
-}
-
-/** Whether a settled waiter future was woken (resolved), as opposed to cancelled or aborted. */
-export function wasWoken(waiter: FutureLike<unknown>): boolean {
-  return waiter.done() && !waiter.cancelled() && waiter.exception() === null;
 }
 
 /** The state text shared by `toString()` and `util.inspect` of every primitive. */

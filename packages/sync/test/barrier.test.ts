@@ -444,6 +444,39 @@ describe("Barrier with an AbortSignal", () => {
     expect(await Promise.all([barrier.wait(), barrier.wait(), barrier.wait()])).toEqual([0, 1, 2]);
   });
 
+  it("a party cancelled in the very step its round completes throws CancelledError, the others return, and the barrier refills", async () => {
+    await virtual(async () => {
+      const barrier = new Barrier(3);
+      const log: string[] = [];
+      const party = (name: string) =>
+        createTask(async () => {
+          try {
+            log.push(`${name} ${await barrier.wait()}`);
+          } catch (e) {
+            log.push(`${name} ${(e as Error).name}`);
+            throw e;
+          }
+        });
+      const a = party("a");
+      const b = party("b");
+      await settle();
+      // Cancel a right after the last arrival wakes the round, before a resumes.
+      const cond = barrier._cond;
+      const notifyAll = cond.notifyAll.bind(cond);
+      cond.notifyAll = () => {
+        notifyAll();
+        if (barrier.state === "draining" && !a.done()) a.cancel();
+      };
+      log.push(`main ${await barrier.wait()}`);
+      await Promise.allSettled([a, b]);
+      expect(a.cancelled()).toBe(true);
+      expect(log.sort()).toEqual(["a CancelledError", "b 1", "main 2"]);
+      expect(barrier.state).toBe("filling");
+      expect(barrier.nWaiting).toBe(0);
+      expect(barrier.broken).toBe(false);
+    });
+  });
+
   it("a party cancelled after the round completed but before it resumed ends cancelled and the barrier refills", async () => {
     await virtual(async () => {
       const barrier = new Barrier(2);

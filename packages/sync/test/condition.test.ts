@@ -245,6 +245,53 @@ describe("Condition: no lost notify", () => {
     });
   });
 
+  it("a waiter notified and cancelled in the same step throws CancelledError holding the lock, and the next waiter gets the notify", async () => {
+    // asyncio 3.13's test_cancelled_wakeup, step by step.
+    await virtual(async () => {
+      const steps: string[] = [];
+      const cond = new Condition();
+      const waiter = (name: string) =>
+        createTask(async () => {
+          await using _ = await cond.guard();
+          try {
+            await cond.wait();
+            steps.push(`${name} woke`);
+          } catch (e) {
+            steps.push(`${name} ${(e as Error).name}, locked: ${cond.locked()}`);
+            throw e;
+          }
+        });
+      const a = waiter("a");
+      const b = waiter("b");
+      await ticks();
+      await cond.acquire();
+      cond.notify(1);
+      a.cancel(); // a is notified but has not resumed
+      cond.release();
+      await Promise.allSettled([a, b]);
+      expect(a.cancelled()).toBe(true);
+      expect(steps).toEqual(["a CancelledError, locked: true", "b woke"]);
+      expect(cond.locked()).toBe(false);
+    });
+  });
+
+  it("a task whose function returns the wait, notified and cancelled in the same step, ends cancelled holding the lock", async () => {
+    await virtual(async () => {
+      const cond = new Condition();
+      await cond.acquire();
+      const t = createTask(() => cond.wait());
+      await ticks();
+      expect(cond.locked()).toBe(false);
+      await cond.acquire();
+      cond.notify();
+      t.cancel();
+      cond.release();
+      expect(await outcome(t)).toBe("CancelledError");
+      expect(cond.locked()).toBe(true); // re-acquired on t's behalf before it threw
+      cond.release();
+    });
+  });
+
   it("a notified waiter that is cancelled while re-acquiring wakes the next waiter", async () => {
     await virtual(async () => {
       const steps: string[] = [];

@@ -93,20 +93,40 @@ describe("Event.wait", () => {
     });
   });
 
-  it("a waiter cancelled after set woke it returns normally, and the cancel lands on its next await", async () => {
+  it("a waiter cancelled after set woke it, before it resumed, throws CancelledError while the others wake", async () => {
     await virtual(async () => {
       const steps: string[] = [];
       const ev = new Event();
-      const t = createTask(async () => {
-        steps.push(`woke: ${await ev.wait()}`);
-        await sleep(1);
-        steps.push("not reached");
-      });
+      const waiter = (name: string) =>
+        createTask(async () => {
+          try {
+            steps.push(`${name} woke: ${await ev.wait()}`);
+          } catch (e) {
+            steps.push(`${name}: ${(e as Error).name}`);
+            throw e;
+          }
+        });
+      const [a, b, c] = [waiter("a"), waiter("b"), waiter("c")];
+      await ticks();
+      ev.set();
+      b.cancel();
+      expect(await outcome(b)).toBe("CancelledError");
+      await Promise.all([a, c]);
+      expect(steps).toEqual(["a woke: true", "b: CancelledError", "c woke: true"]);
+      expect(ev._waiters.size).toBe(0);
+    });
+  });
+
+  it("a task whose function returns the wait, cancelled in the same step as set, ends cancelled", async () => {
+    await virtual(async () => {
+      const ev = new Event();
+      const t = createTask(() => ev.wait());
+      const other = createTask(() => ev.wait());
       await ticks();
       ev.set();
       t.cancel();
       expect(await outcome(t)).toBe("CancelledError");
-      expect(steps).toEqual(["woke: true"]);
+      expect(await other).toBe(true);
     });
   });
 

@@ -201,23 +201,46 @@ describe("Lock cancellation", () => {
     });
   });
 
-  it("a waiter cancelled after it was woken owns the lock: its await returns, the next await throws, and its finally releases", async () => {
+  it("a waiter cancelled before the release and one cancelled after it both end cancelled, and the newer waiter gets the lock", async () => {
+    // asyncio's test_finished_waiter_cancelled, in both orders of cancel and release.
+    for (const order of ["cancel, release", "release, cancel"]) {
+      await virtual(async () => {
+        const lock = new Lock();
+        await lock.acquire();
+        const tb = createTask(() => lock.acquire());
+        await ticks();
+        expect(lock._waiters.size).toBe(1);
+        const tc = createTask(() => lock.acquire());
+        if (order === "cancel, release") {
+          tb.cancel();
+          lock.release();
+        } else {
+          lock.release(); // hands the lock to tb...
+          tb.cancel(); // ...which is cancelled before it resumes, so gives it back
+        }
+        await ticks();
+        expect(lock.locked()).toBe(true);
+        expect(tb.cancelled()).toBe(true);
+        expect(await tc).toBe(true);
+        lock.release();
+        expect(lock.locked()).toBe(false);
+      });
+    }
+  });
+
+  it("a waiter cancelled after it was woken, before it resumed, throws CancelledError from acquire and the lock goes to the next waiter", async () => {
     await virtual(async () => {
       const steps: string[] = [];
       const lock = new Lock();
       await lock.acquire();
       const a = createTask(async () => {
-        await lock.acquire();
-        steps.push(`a acquired, locked: ${lock.locked()}`);
         try {
-          await sleep(100);
-          steps.push("a slept");
-        } catch (e) {
-          steps.push(`a: ${(e as Error).name}`);
-          throw e;
-        } finally {
+          await lock.acquire();
+          steps.push("a acquired");
           lock.release();
-          steps.push("a released");
+        } catch (e) {
+          steps.push(`a: ${(e as Error).name}, waiters: ${lock._waiters.size}`);
+          throw e;
         }
       });
       const b = createTask(async () => {
@@ -227,17 +250,16 @@ describe("Lock cancellation", () => {
       });
       await ticks();
       lock.release(); // hands the lock to a
-      a.cancel(); // a is woken already: the cancel lands on its next await
+      a.cancel(); // a has not resumed yet: its acquire throws and the lock passes to b
+      expect(lock.locked()).toBe(true);
       expect(await outcome(a)).toBe("CancelledError");
       await b;
-      expect(steps).toEqual(["a acquired, locked: true", "a: CancelledError", "a released", "b acquired"]);
+      expect(steps).toEqual(["a: CancelledError, waiters: 0", "b acquired"]);
       expect(lock.locked()).toBe(false);
     });
   });
 
-  it("a waiter handed the lock and cancelled in the very iteration it started waiting still gets it and releases it", async () => {
-    // The handover and the cancel run before the engine's deferred `then` of the
-    // waiter's await: the await must still see the handover, or the lock would leak.
+  it("a woken waiter cancelled before it resumes leaves the lock free when nobody else waits, and its code after acquire never runs", async () => {
     await virtual(async () => {
       const steps: string[] = [];
       const lock = new Lock();
@@ -245,29 +267,6 @@ describe("Lock cancellation", () => {
       const a = createTask(async () => {
         await lock.acquire();
         steps.push("a acquired");
-        try {
-          await sleep(1);
-        } finally {
-          lock.release();
-        }
-      });
-      getRunningLoop().callSoon(() => {
-        lock.release();
-        a.cancel();
-      });
-      expect(await outcome(a)).toBe("CancelledError");
-      expect(steps).toEqual(["a acquired"]);
-      expect(lock.locked()).toBe(false);
-      expect(await lock.acquire()).toBe(true);
-    });
-  });
-
-  it("a woken waiter whose task is cancelled and releases without another await leaves the lock free and ends cancelled", async () => {
-    await virtual(async () => {
-      const lock = new Lock();
-      await lock.acquire();
-      const a = createTask(async () => {
-        await lock.acquire();
         lock.release();
         return "done";
       });
@@ -275,8 +274,88 @@ describe("Lock cancellation", () => {
       lock.release();
       a.cancel();
       expect(await outcome(a)).toBe("CancelledError");
+      expect(steps).toEqual([]);
       expect(lock.locked()).toBe(false);
     });
+  });
+
+  it("a task whose function returns the waiter, cancelled in the same step as the release, gives the lock back", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      await lock.acquire();
+      const a = createTask(() => lock.acquire());
+      await ticks();
+      lock.release();
+      a.cancel();
+      expect(await outcome(a)).toBe("CancelledError");
+      expect(lock.locked()).toBe(false);
+      expect(lock.acquire()).toBeInstanceOf(Promise); // the fast path again
+      expect(lock.locked()).toBe(true);
+    });
+  });
+
+  it("a cancel and a handover that both come before the engine calls the waiter's then leave it holding the lock until its next await", async () => {
+    // The task's `await` calls the waiter's `then` one microtask after it starts. A waiter
+    // done by then is delivered (a done future is never refused), and the cancel is thrown
+    // at the task's next await, where its finally releases: nothing leaks.
+    for (const order of ["release, cancel", "cancel, release"]) {
+      await virtual(async () => {
+        const steps: string[] = [];
+        const lock = new Lock();
+        await lock.acquire();
+        const a = createTask(async () => {
+          await lock.acquire();
+          steps.push("a acquired");
+          try {
+            await sleep(1);
+          } finally {
+            lock.release();
+          }
+        });
+        // Runs in the loop iteration in which a starts waiting, before any microtask.
+        getRunningLoop().callSoon(() => {
+          if (order === "release, cancel") {
+            lock.release();
+            a.cancel();
+          } else {
+            a.cancel();
+            lock.release();
+          }
+        });
+        expect(await outcome(a)).toBe("CancelledError");
+        expect(steps).toEqual(["a acquired"]);
+        expect(lock.locked()).toBe(false);
+        expect(await lock.acquire()).toBe(true);
+      });
+    }
+  });
+
+  it("a contended acquire is the waiter future itself, and one nobody awaits reports no unhandled rejection when withdrawn", async () => {
+    const reports: unknown[] = [];
+    const onUnhandled = (reason: unknown) => reports.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      await virtual(async () => {
+        const lock = new Lock();
+        expect(lock.acquire()).not.toBeInstanceOf(Future); // the fast path: a shared promise
+        const ac = new AbortController();
+        const waiting = lock.acquire({ signal: ac.signal });
+        expect(waiting).toBeInstanceOf(Future);
+        void lock.guard({ signal: ac.signal });
+        const cancelled = lock.acquire();
+        expect(lock._waiters.size).toBe(3);
+        ac.abort(new Error("withdrawn"));
+        (cancelled as unknown as Future<true>).cancel();
+        expect(lock._waiters.size).toBe(0);
+        await sleep(1);
+        lock.release();
+        expect(lock.locked()).toBe(false);
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(reports).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
   });
 });
 
@@ -401,7 +480,30 @@ describe("Lock.guard", () => {
     });
   });
 
-  it("a guard woken just before its task is cancelled still releases when its scope ends", async () => {
+  it("a guard handed the lock and cancelled before its task resumed throws CancelledError and the lock goes to the next waiter", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      await lock.acquire();
+      const steps: string[] = [];
+      const t = createTask(async () => {
+        using _ = await lock.guard();
+        steps.push("t inside");
+      });
+      const u = createTask(async () => {
+        using _ = await lock.guard();
+        steps.push("u inside");
+      });
+      await ticks();
+      lock.release(); // hands the lock to t
+      t.cancel(); // before t resumed: the guard is dropped and released
+      expect(await outcome(t)).toBe("CancelledError");
+      await u;
+      expect(steps).toEqual(["u inside"]);
+      expect(lock.locked()).toBe(false);
+    });
+  });
+
+  it("a guard cancelled after its task resumed releases when its scope ends", async () => {
     await virtual(async () => {
       const lock = new Lock();
       await lock.acquire();
@@ -414,9 +516,28 @@ describe("Lock.guard", () => {
       });
       await ticks();
       lock.release();
+      await ticks();
       t.cancel();
       expect(await outcome(t)).toBe("CancelledError");
       expect(steps).toEqual(["inside"]);
+      expect(lock.locked()).toBe(false);
+    });
+  });
+
+  it("a guard waiting with a signal is withdrawn by an abort, which rejects it with the reason", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      await lock.acquire();
+      const ac = new AbortController();
+      const g = lock.guard({ signal: ac.signal });
+      expect(lock._waiters.size).toBe(1);
+      expect(abortListeners(ac.signal)).toBe(1);
+      ac.abort("gone");
+      expect(lock._waiters.size).toBe(0);
+      expect(abortListeners(ac.signal)).toBe(0);
+      await expect(g).rejects.toBe("gone");
+      await expect(lock.guard({ signal: AbortSignal.abort("early") })).rejects.toBe("early");
+      lock.release();
       expect(lock.locked()).toBe(false);
     });
   });

@@ -169,23 +169,64 @@ describe("Semaphore cancellation", () => {
     });
   });
 
-  it("does not hang when the first waiter is cancelled before a release", async () => {
-    await virtual(async () => {
-      const sem = new Semaphore(0);
-      const t1 = createTask(() => sem.acquire());
-      const t2 = createTask(() => sem.acquire());
-      await ticks();
-      t1.cancel();
-      sem.release();
-      await ticks(2);
-      expect(sem.locked()).toBe(true);
-      expect(t2.done()).toBe(true);
-    });
+  it("does not hang when the first waiter is cancelled just before or just after a release", async () => {
+    // asyncio's test_acquire_hang, in both orders of cancel and release.
+    for (const order of ["cancel, release", "release, cancel"]) {
+      await virtual(async () => {
+        const sem = new Semaphore(0);
+        const t1 = createTask(() => sem.acquire());
+        const t2 = createTask(() => sem.acquire());
+        await ticks();
+        if (order === "cancel, release") {
+          t1.cancel();
+          sem.release();
+        } else {
+          sem.release(); // hands the permit to t1...
+          t1.cancel(); // ...which gives it back, to t2
+        }
+        await ticks(2);
+        expect(t1.cancelled()).toBe(true);
+        expect(sem.locked()).toBe(true);
+        expect(t2.done()).toBe(true);
+        expect(String(sem)).toBe("Semaphore [locked]");
+      });
+    }
   });
 
-  it("a waiter cancelled after it was handed a permit runs to its next await and gives the permit back", async () => {
-    // asyncio gives the permit back inside acquire() and raises there; here the handover
-    // is a resolved future, so the body runs up to its next await, then the scope releases.
+  it("a waiter cancelled after it was handed a permit, before it resumed, throws CancelledError and the permit goes back", async () => {
+    for (const bounded of [false, true]) {
+      await virtual(async () => {
+        const steps: string[] = [];
+        const sem = bounded ? new BoundedSemaphore(1) : new Semaphore(1);
+        let t2: ReturnType<typeof createTask<void>> | undefined;
+        const t1 = createTask(async () => {
+          await sem.acquire();
+          try {
+            await sleep(0);
+          } finally {
+            sem.release();
+            t2!.cancel(); // same step as the handover
+          }
+        });
+        t2 = createTask(async () => {
+          using _ = await sem.guard();
+          steps.push("t2 inside");
+        });
+        const t3 = createTask(async () => {
+          await sem.acquire();
+          steps.push("t3 inside");
+          sem.release();
+        });
+        expect(await outcome(t1)).toBe("value undefined");
+        expect(await outcome(t2)).toBe("CancelledError");
+        await t3;
+        expect(steps).toEqual(["t3 inside"]);
+        expect(String(sem)).toBe(`${bounded ? "BoundedSemaphore" : "Semaphore"} [unlocked, value: 1]`);
+      });
+    }
+  });
+
+  it("a waiter cancelled once its permit was delivered keeps it until its next await, and its scope gives it back", async () => {
     await virtual(async () => {
       const steps: string[] = [];
       const sem = new Semaphore(1);
@@ -194,7 +235,7 @@ describe("Semaphore cancellation", () => {
         {
           await using _ = await sem.guard();
           await sleep(0);
-        }
+        } // the disposal awaits: the permit reaches t2's await before the cancel below
         t2!.cancel();
       });
       t2 = createTask(async () => {

@@ -28,9 +28,11 @@ const holderArb = fc.record({
   hold: at(4),
   cancelAt: maybe(at(40)),
   abortAt: maybe(at(40)),
-  useGuard: fc.boolean(),
-  // Right after releasing, cancel another worker: often the one just handed the permit,
-  // so it is cancelled after its wake-up and before it runs.
+  // How the permit is held: acquire/release, `using` (released synchronously at the end of
+  // the block) or `await using` (released, then awaited).
+  holdWith: fc.constantFrom("acquire", "using", "await using"),
+  // Right after releasing, in the same synchronous step, cancel another worker: often the
+  // one just handed the permit, so it is cancelled after its wake-up and before it resumes.
   killOnRelease: maybe(fc.nat(7)),
 });
 
@@ -64,7 +66,10 @@ async function checkMutualExclusion(make: () => Permits, permits: number, worker
         await sleep(w.arrive);
         callOrder.push(i);
         try {
-          if (w.useGuard) {
+          if (w.holdWith === "using") {
+            using _ = await prim.guard({ signal: ac.signal });
+            await hold();
+          } else if (w.holdWith === "await using") {
             await using _ = await prim.guard({ signal: ac.signal });
             await hold();
           } else {
@@ -120,12 +125,17 @@ describe("Lock and Semaphore under random holders, cancellations and aborts", ()
   });
 });
 
+/** `arb` one time in four, else undefined. */
+const rarely = <T>(arb: fc.Arbitrary<T>) => fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
+
 const condWorkerArb = fc.record({
   producer: fc.boolean(),
   arrive: at(20),
-  cancelAt: maybe(at(30)),
-  abortAt: maybe(at(30)),
-  killOnNotify: maybe(fc.nat(7)),
+  cancelAt: rarely(at(30)),
+  abortAt: rarely(at(30)),
+  // Right after notifying, in the same step, cancel a worker: the consumer this notify
+  // woke ("woken": cancelled after its wake-up, before it resumes) or any worker.
+  killOnNotify: maybe(fc.oneof(fc.constant("woken" as const), fc.nat(7))),
 });
 
 describe("Condition under random producers, consumers, cancellations and aborts", () => {
@@ -146,6 +156,9 @@ describe("Condition under random producers, consumers, cancellations and aborts"
         await virtual(async () => {
           const tasks: Task<void>[] = [];
           const consumers: Task<void>[] = [];
+          // The consumers waiting for a notify, in the order they started waiting (each
+          // waits at most once at a time); the first one is the one `notify()` wakes.
+          let queued: number[] = [];
           workers.forEach((w, i) => {
             const ac = new AbortController();
             abortAt(ac, w.abortAt);
@@ -158,12 +171,20 @@ describe("Condition under random producers, consumers, cancellations and aborts"
                   items++;
                   produced++;
                   cond.notify();
-                  if (w.killOnNotify !== undefined) tasks[w.killOnNotify]?.cancel();
+                  const woken = queued.shift();
+                  const kill = w.killOnNotify === "woken" ? woken : w.killOnNotify;
+                  if (kill !== undefined) tasks[kill]?.cancel();
                 } else {
                   owner = undefined;
+                  const ready = () => {
+                    if (items > 0) return true;
+                    queued.push(i);
+                    return false;
+                  };
                   try {
-                    await cond.waitFor(() => items > 0, { signal: ac.signal });
+                    await cond.waitFor(ready, { signal: ac.signal });
                   } finally {
+                    queued = queued.filter((q) => q !== i);
                     enter(i, "returned from waitFor");
                   }
                   items--;
