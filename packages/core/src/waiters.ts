@@ -45,9 +45,9 @@ export function onSettle<T>(future: FutureLike<T>, hook: (future: FutureLike<T>)
  * once (and the buffer lazily: dead entries are skipped, and compacted away when they
  * outnumber the live ones), so `size` is always the number of live waiters.
  *
- * Because the handover is a resolved future, a waiter cancelled after it was woken still
- * owns what it was handed: its `await` returns normally and the cancellation surfaces at
- * its next await, where its `finally` gives the thing back (internal).
+ * A waiter whose task is cancelled after the hand-over, before it resumes, throws
+ * `CancelledError` at its await, as in asyncio: the primitive registers `onDropped` on the
+ * waiter to take back what it handed over and pass it on (internal).
  */
 export class WaiterQueue<T> {
   /** @internal */ readonly _waiters = new Deque<FutureLike<T>>();
