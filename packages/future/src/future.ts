@@ -185,11 +185,15 @@ export class Future<T> implements FutureLike<T> {
   ): Promise<R1 | R2> {
     if (this._state !== PENDING) {
       // Awaiting a future that is already done does not suspend (as in asyncio): nothing
-      // to track, the callbacks just run on the next turn.
-      if (this._state === REJECTED) this._markRetrieved();
-      const reaction = new Reaction<T, R1 | R2>(this, undefined, onFulfilled, onRejected);
-      enqueueReaction(reaction);
-      return reaction as unknown as Promise<R1 | R2>;
+      // to track, so a native promise does it best (and runs the callbacks in the caller's
+      // context, as `then` on a promise would).
+      let settled: Promise<T>;
+      if (this._state === RESOLVED) settled = Promise.resolve(this._result as T);
+      else {
+        if (this._state === REJECTED) this._markRetrieved();
+        settled = Promise.reject(this._state === REJECTED ? this._exception : this._makeCancelledError());
+      }
+      return settled.then(onFulfilled, onRejected);
     }
     const task = taskStorage.getStore() as AwaitTracker | undefined;
     if (task !== undefined) {
