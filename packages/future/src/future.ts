@@ -41,7 +41,7 @@ export class Future<T> implements FutureLike<T> {
   /** @internal What `then` registered while the future was pending (one, or several). */
   _reactions: Fireable | Fireable[] | undefined = undefined;
   /** @internal Runs synchronously when the future is cancelled (a timer to drop, a waiter to unlink). */
-  _onCancel: ((future: never) => void) | undefined = undefined;
+  _onCancel: ((future: never) => void) | { cancel(): void } | undefined = undefined;
   /**
    * @internal Called with the result when an awaiting task was cancelled after the future
    * was resolved but before its code resumed, so the await threw instead of delivering it
@@ -144,7 +144,8 @@ export class Future<T> implements FutureLike<T> {
     const onCancel = this._onCancel;
     if (onCancel !== undefined) {
       this._onCancel = undefined;
-      (onCancel as (future: this) => void)(this);
+      if (typeof onCancel === "function") (onCancel as (future: this) => void)(this);
+      else onCancel.cancel();
     }
     if (this._onSettle !== undefined) this._runSettleHook();
     if (this._reactions !== undefined) this._queueReactions();

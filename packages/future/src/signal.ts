@@ -11,7 +11,8 @@ export function withSignal<T>(future: Future<T>, signal: AbortSignal): void {
     if (future.done()) return;
     const hook = future._onCancel;
     future._onCancel = undefined;
-    if (hook !== undefined) (hook as (f: Future<T>) => void)(future);
+    if (typeof hook === "function") (hook as (f: Future<T>) => void)(future);
+    else if (hook !== undefined) hook.cancel();
     future.setException(signal.reason);
   };
   signal.addEventListener("abort", onAbort, { once: true });

@@ -32,11 +32,23 @@ export function sleep<T>(ms: number, value?: T, options?: WaitOptions): Future<T
   if (ms === Infinity) {
     // Nothing to schedule: only a cancel or an abort ends it.
   } else {
-    const handle = ms <= 0 ? loop.callSoon(wake<T>, future, value as T) : loop.callLater(ms, wake<T>, future, value as T);
-    future._onCancel = () => handle.cancel();
+    const handle =
+      value === undefined
+        ? ms <= 0
+          ? loop.callSoon(wakeEmpty, future as Future<unknown>)
+          : loop.callLater(ms, wakeEmpty, future as Future<unknown>)
+        : ms <= 0
+          ? loop.callSoon(wake<T>, future, value as T)
+          : loop.callLater(ms, wake<T>, future, value as T);
+    // The handle itself is the cancel hook: no closure per sleep.
+    future._onCancel = handle;
   }
   if (signal !== undefined) withSignal(future, signal);
   return future;
+}
+
+function wakeEmpty(future: Future<unknown>): void {
+  wake(future, undefined);
 }
 
 function wake<T>(future: Future<T>, value: T): void {

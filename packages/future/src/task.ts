@@ -351,9 +351,9 @@ function runFunction<T>(task: Task<T>, fn: TaskFunction<T>): void {
     return;
   }
   if (result instanceof Promise) {
-    // The usual case, an async function: one async frame instead of two closures and a
-    // derived promise per task.
-    void settleFrom(task, result as Promise<T>);
+    // The usual case, an async function. The reactions are shared functions, not closures:
+    // they run in the context `then` was called in, this task's, so the store is the task.
+    result.then(settleFulfilled, settleRejected);
   } else if (result !== null && (typeof result === "object" || typeof result === "function") && typeof (result as PromiseLike<T>).then === "function") {
     // A Future (or other thenable) returned as it is: its `then` must be called now, in
     // the task's context, so the task tracks it from this moment (an `await` would call it
@@ -367,15 +367,12 @@ function runFunction<T>(task: Task<T>, fn: TaskFunction<T>): void {
   }
 }
 
-async function settleFrom<T>(task: Task<T>, result: PromiseLike<T>): Promise<void> {
-  let value: T;
-  try {
-    value = await result;
-  } catch (error) {
-    task._onRejected(error);
-    return;
-  }
-  task._onFulfilled(value);
+function settleFulfilled(value: unknown): void {
+  (taskStorage.getStore() as Task<unknown>)._onFulfilled(value);
+}
+
+function settleRejected(error: unknown): void {
+  (taskStorage.getStore() as Task<unknown>)._onRejected(error);
 }
 
 /**
