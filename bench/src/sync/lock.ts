@@ -11,7 +11,7 @@ import { Mutex } from "async-mutex";
 import { AsyncMutex } from "@esfx/async-mutex";
 import AwaitLock from "await-lock";
 import { benchCase, type CaseResult } from "../harness.js";
-import { Probe } from "./probe.js";
+import { Probe, guarded } from "./probe.js";
 
 const WORKERS = Number(process.env.BENCH_LOCK_WORKERS ?? 100);
 const N = Number(process.env.BENCH_LOCK_N ?? 10_000);
@@ -33,18 +33,7 @@ const asTask = (worker: () => Promise<void>) => createTask(worker);
 
 async function aiotsInTasks(): Promise<void> {
   const lock = new Lock();
-  await run(() =>
-    contend("aiots Lock in tasks", asTask, async (probe) => {
-      await lock.acquire();
-      try {
-        probe.enter();
-        await null;
-        probe.exit();
-      } finally {
-        lock.release();
-      }
-    }),
-  );
+  await run(() => contend("aiots Lock in tasks", asTask, guarded(() => lock.acquire(), () => lock.release())));
 }
 
 async function aiotsGuardInTasks(): Promise<void> {
@@ -61,58 +50,22 @@ async function aiotsGuardInTasks(): Promise<void> {
 
 async function aiotsNoTask(): Promise<void> {
   const lock = new Lock();
-  await contend("aiots Lock, no task", direct, async (probe) => {
-    await lock.acquire();
-    try {
-      probe.enter();
-      await null;
-      probe.exit();
-    } finally {
-      lock.release();
-    }
-  });
+  await contend("aiots Lock, no task", direct, guarded(() => lock.acquire(), () => lock.release()));
 }
 
 async function asyncMutex(): Promise<void> {
   const mutex = new Mutex();
-  await contend("async-mutex", direct, async (probe) => {
-    const release = await mutex.acquire();
-    try {
-      probe.enter();
-      await null;
-      probe.exit();
-    } finally {
-      release();
-    }
-  });
+  await contend("async-mutex", direct, guarded(() => mutex.acquire(), (release) => release()));
 }
 
 async function esfxMutex(): Promise<void> {
   const mutex = new AsyncMutex();
-  await contend("@esfx/async-mutex", direct, async (probe) => {
-    const handle = await mutex.lock();
-    try {
-      probe.enter();
-      await null;
-      probe.exit();
-    } finally {
-      handle.unlock();
-    }
-  });
+  await contend("@esfx/async-mutex", direct, guarded(() => mutex.lock(), (handle) => handle.unlock()));
 }
 
 async function awaitLock(): Promise<void> {
   const lock = new AwaitLock();
-  await contend("await-lock", direct, async (probe) => {
-    await lock.acquireAsync();
-    try {
-      probe.enter();
-      await null;
-      probe.exit();
-    } finally {
-      lock.release();
-    }
-  });
+  await contend("await-lock", direct, guarded(() => lock.acquireAsync(), () => lock.release()));
 }
 
 export async function benchLock(): Promise<CaseResult[]> {

@@ -23,3 +23,27 @@ export class Probe {
     if (this.maxInside !== limit) throw new Error(`${who}: up to ${this.maxInside} inside at once, expected exactly ${limit}`);
   }
 }
+
+/** The critical section every contender runs: enter, `await null` (a trivial yield), exit. */
+export async function section(probe: Probe): Promise<void> {
+  probe.enter();
+  await null;
+  probe.exit();
+}
+
+/**
+ * The critical section behind a lock-like: `await acquire()`, then enter / `await null` / exit,
+ * then `release(what acquire gave)`, also when the section throws.
+ */
+export function guarded<R>(acquire: () => PromiseLike<R>, release: (held: R) => void): (probe: Probe) => Promise<void> {
+  return async (probe) => {
+    const held = await acquire();
+    try {
+      probe.enter();
+      await null;
+      probe.exit();
+    } finally {
+      release(held);
+    }
+  };
+}

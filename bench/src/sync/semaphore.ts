@@ -12,7 +12,7 @@ import { Sema } from "async-sema";
 import { Semaphore as AsyncMutexSemaphore } from "async-mutex";
 import { AsyncSemaphore } from "@esfx/async-semaphore";
 import { benchCase, type CaseResult } from "../harness.js";
-import { Probe } from "./probe.js";
+import { Probe, guarded, section } from "./probe.js";
 
 const JOBS = Number(process.env.BENCH_SEMAPHORE_N ?? 100_000);
 const LIMIT = Number(process.env.BENCH_SEMAPHORE_LIMIT ?? 16);
@@ -31,16 +31,7 @@ const direct = (job: () => Promise<void>) => job();
 const asTask = (job: () => Promise<void>) => createTask(job);
 
 function aiotsJob(sem: Semaphore) {
-  return async (probe: Probe) => {
-    await sem.acquire();
-    try {
-      probe.enter();
-      await null;
-      probe.exit();
-    } finally {
-      sem.release();
-    }
-  };
+  return guarded(() => sem.acquire(), () => sem.release());
 }
 
 const aiotsInRun = () => run(() => jobs("aiots Semaphore in run()", direct, aiotsJob(new Semaphore(LIMIT))));
@@ -49,62 +40,27 @@ const aiotsNoTask = () => jobs("aiots Semaphore, no task", direct, aiotsJob(new 
 
 function pLimitRun(): Promise<void> {
   const limit = pLimit(LIMIT);
-  return jobs("p-limit", (job) => limit(job), async (probe) => {
-    probe.enter();
-    await null;
-    probe.exit();
-  });
+  return jobs("p-limit", (job) => limit(job), section);
 }
 
 function pQueueRun(): Promise<void> {
   const queue = new PQueue({ concurrency: LIMIT });
-  return jobs("p-queue", (job) => queue.add(job), async (probe) => {
-    probe.enter();
-    await null;
-    probe.exit();
-  });
+  return jobs("p-queue", (job) => queue.add(job), section);
 }
 
 function asyncSema(): Promise<void> {
   const sema = new Sema(LIMIT);
-  return jobs("async-sema", direct, async (probe) => {
-    await sema.acquire();
-    try {
-      probe.enter();
-      await null;
-      probe.exit();
-    } finally {
-      sema.release();
-    }
-  });
+  return jobs("async-sema", direct, guarded(() => sema.acquire(), () => sema.release()));
 }
 
 function asyncMutexSemaphore(): Promise<void> {
   const sem = new AsyncMutexSemaphore(LIMIT);
-  return jobs("async-mutex Semaphore", direct, async (probe) => {
-    const [, release] = await sem.acquire();
-    try {
-      probe.enter();
-      await null;
-      probe.exit();
-    } finally {
-      release();
-    }
-  });
+  return jobs("async-mutex Semaphore", direct, guarded(() => sem.acquire(), ([, release]) => release()));
 }
 
 function esfxSemaphore(): Promise<void> {
   const sem = new AsyncSemaphore(LIMIT);
-  return jobs("@esfx/async-semaphore", direct, async (probe) => {
-    await sem.wait();
-    try {
-      probe.enter();
-      await null;
-      probe.exit();
-    } finally {
-      sem.release();
-    }
-  });
+  return jobs("@esfx/async-semaphore", direct, guarded(() => sem.wait(), () => sem.release()));
 }
 
 export async function benchSemaphore(): Promise<CaseResult[]> {

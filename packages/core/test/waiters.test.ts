@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CancelledError } from "@aiots/core";
 import { WaiterQueue, linkAbort, onDropped, onSettle } from "@aiots/core/internal";
-import { createTask, sleep } from "@aiots/future";
+import { type Task, createTask, sleep } from "@aiots/future";
 import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
 
 const onVirtualLoop = <T>(fn: () => Promise<T>) => run(fn, { loop: new VirtualTimeLoop() });
@@ -101,16 +101,21 @@ describe("WaiterQueue", () => {
 });
 
 describe("onDropped", () => {
+  /** A task awaiting a waiter of `q`; a value handed to that waiter but dropped lands in `givenBack`. */
+  function waitingTask(q: WaiterQueue<string>, givenBack: string[]): Task<string> {
+    const loop = getRunningLoop();
+    return createTask(async () => {
+      const f = q.add(loop);
+      onDropped(f, (v) => givenBack.push(v));
+      return await f;
+    });
+  }
+
   it("gives back a value handed to a task that was cancelled before it resumed", async () => {
     await onVirtualLoop(async () => {
-      const loop = getRunningLoop();
       const q = new WaiterQueue<string>();
       const givenBack: string[] = [];
-      const waiter = createTask(async () => {
-        const f = q.add(loop);
-        onDropped(f, (v) => givenBack.push(v));
-        return await f;
-      });
+      const waiter = waitingTask(q, givenBack);
       await sleep(1);
       q.wakeFirst("item");
       waiter.cancel();
@@ -121,14 +126,9 @@ describe("onDropped", () => {
 
   it("gives nothing back when the value reached the task", async () => {
     await onVirtualLoop(async () => {
-      const loop = getRunningLoop();
       const q = new WaiterQueue<string>();
       const givenBack: string[] = [];
-      const waiter = createTask(async () => {
-        const f = q.add(loop);
-        onDropped(f, (v) => givenBack.push(v));
-        return await f;
-      });
+      const waiter = waitingTask(q, givenBack);
       await sleep(1);
       q.wakeFirst("item");
       await sleep(0);

@@ -103,19 +103,8 @@ describe("at the deadline", () => {
   it("waits for a task that takes its time to finish cancelling, and chains the CancelledError", async () => {
     await runV(async () => {
       let taskDone = false;
-      const inner = createTask(async () => {
-        try {
-          await sleep(10_000);
-        } catch (e) {
-          await sleep(1);
-          throw e;
-        } finally {
-          taskDone = true;
-        }
-      });
-      for (const ms of [1, 0]) {
-        taskDone = false;
-        const task = ms === 1 ? inner : createTask(async () => {
+      const slowToCancel = () =>
+        createTask(async () => {
           try {
             await sleep(10_000);
           } catch (e) {
@@ -125,6 +114,10 @@ describe("at the deadline", () => {
             taskDone = true;
           }
         });
+      const inner = slowToCancel();
+      for (const ms of [1, 0]) {
+        taskDone = false;
+        const task = ms === 1 ? inner : slowToCancel();
         await sleep(0);
         const error = await waitFor(task, ms).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(TimeoutError);

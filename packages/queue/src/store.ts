@@ -23,11 +23,17 @@ export interface ItemStore<T> {
 }
 
 /**
- * First in, first out, on the ring buffer `Deque`: O(1) at both ends, and memory bounded by
- * the largest number of items ever buffered at once, not by how many went through (internal).
+ * Buffered items on the ring buffer `Deque`: O(1) at both ends, and memory bounded by the
+ * largest number of items ever buffered at once, not by how many went through. Items always
+ * go in at the back; `lifo` says whether they come out at the back or the front (internal).
  */
-export class FifoStore<T> implements ItemStore<T> {
+class DequeStore<T> implements ItemStore<T> {
   /** @internal */ _items = new Deque<T>();
+  /** @internal */ readonly _lifo: boolean;
+
+  constructor(lifo: boolean) {
+    this._lifo = lifo;
+  }
 
   get length(): number {
     return this._items.length;
@@ -40,11 +46,12 @@ export class FifoStore<T> implements ItemStore<T> {
   check(_item: T): void {}
 
   take(): T {
-    return this._items.shift() as T;
+    return (this._lifo ? this._items.pop() : this._items.shift()) as T;
   }
 
   restore(item: T): void {
-    this._items.unshift(item);
+    if (this._lifo) this._items.push(item);
+    else this._items.unshift(item);
   }
 
   clear(): void {
@@ -52,29 +59,16 @@ export class FifoStore<T> implements ItemStore<T> {
   }
 }
 
+/** First in, first out, on the ring buffer `Deque` (internal). */
+export class FifoStore<T> extends DequeStore<T> {
+  constructor() {
+    super(false);
+  }
+}
+
 /** Last in, first out, on the same ring buffer (internal). */
-export class LifoStore<T> implements ItemStore<T> {
-  /** @internal */ _items = new Deque<T>();
-
-  get length(): number {
-    return this._items.length;
-  }
-
-  add(item: T): void {
-    this._items.push(item);
-  }
-
-  check(_item: T): void {}
-
-  take(): T {
-    return this._items.pop() as T;
-  }
-
-  restore(item: T): void {
-    this._items.push(item);
-  }
-
-  clear(): void {
-    this._items = new Deque<T>();
+export class LifoStore<T> extends DequeStore<T> {
+  constructor() {
+    super(true);
   }
 }

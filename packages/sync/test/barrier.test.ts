@@ -17,6 +17,43 @@ function gatherTasks<T>(n: number, fn: () => Promise<T>): Promise<T[]> {
   return Promise.all(makeTasks(n, fn));
 }
 
+/**
+ * N parties wait once; each logs what its wait returned, or the name of the error. The one
+ * that returns (the party that completed the round) then runs `then`, once.
+ */
+function completerThen(barrier: Barrier, log: string[], then: () => Promise<void>): Promise<void[]> {
+  let done = false;
+  return gatherTasks(N, async () => {
+    try {
+      log.push(`returned ${await barrier.wait()}`);
+    } catch (e) {
+      log.push((e as Error).name);
+      return;
+    }
+    if (!done) {
+      done = true;
+      await then();
+    }
+  });
+}
+
+/**
+ * One party of a round of N that waits twice; the middle party throws after the first wait
+ * and aborts the barrier. Pushes to `passed` a party whose second wait returned, to `broken`
+ * one that got BrokenBarrierError.
+ */
+async function failOneAndAbort(barrier: Barrier, passed: boolean[], broken: boolean[]): Promise<void> {
+  try {
+    const i = await barrier.wait();
+    if (i === Math.floor(N / 2)) throw new RangeError("failed");
+    await barrier.wait();
+    passed.push(true);
+  } catch (e) {
+    if (e instanceof BrokenBarrierError) broken.push(true);
+    else await barrier.abort();
+  }
+}
+
 describe("Barrier state", () => {
   it("shows filling, draining, resetting and broken in String() and util.inspect", async () => {
     await virtual(async () => {
@@ -226,19 +263,7 @@ describe("Barrier.reset", () => {
     await virtual(async () => {
       const barrier = new Barrier(N);
       const log: string[] = [];
-      let resetDone = false;
-      await gatherTasks(N, async () => {
-        try {
-          log.push(`returned ${await barrier.wait()}`);
-        } catch (e) {
-          log.push((e as Error).name);
-          return;
-        }
-        if (!resetDone) {
-          resetDone = true;
-          await barrier.reset();
-        }
-      });
+      await completerThen(barrier, log, () => barrier.reset());
       expect(log).toEqual(["returned 4", ...Array.from({ length: N - 1 }, () => "BrokenBarrierError")]);
       expect(barrier.nWaiting).toBe(0);
       expect(barrier.state).toBe("filling");
@@ -336,19 +361,7 @@ describe("Barrier.abort", () => {
     await virtual(async () => {
       const barrier = new Barrier(N);
       const log: string[] = [];
-      let aborted = false;
-      await gatherTasks(N, async () => {
-        try {
-          log.push(`returned ${await barrier.wait()}`);
-        } catch (e) {
-          log.push((e as Error).name);
-          return;
-        }
-        if (!aborted) {
-          aborted = true;
-          await barrier.abort();
-        }
-      });
+      await completerThen(barrier, log, () => barrier.abort());
       expect(log).toEqual(["returned 4", ...Array.from({ length: N - 1 }, () => "BrokenBarrierError")]);
       expect(barrier.broken).toBe(true);
       expect(barrier.nWaiting).toBe(0);
@@ -362,17 +375,7 @@ describe("Barrier.abort", () => {
       const barrier = new Barrier(N);
       const results1: boolean[] = [];
       const results2: boolean[] = [];
-      await gatherTasks(N, async () => {
-        try {
-          const i = await barrier.wait();
-          if (i === Math.floor(N / 2)) throw new RangeError("failed");
-          await barrier.wait();
-          results1.push(true);
-        } catch (e) {
-          if (e instanceof BrokenBarrierError) results2.push(true);
-          else await barrier.abort();
-        }
-      });
+      await gatherTasks(N, () => failOneAndAbort(barrier, results1, results2));
       expect(barrier.broken).toBe(true);
       expect(results1).toHaveLength(0);
       expect(results2).toHaveLength(N - 1);
@@ -388,15 +391,7 @@ describe("Barrier.abort", () => {
       const results2: boolean[] = [];
       const results3: boolean[] = [];
       await gatherTasks(N, async () => {
-        try {
-          const i = await barrier1.wait();
-          if (i === Math.floor(N / 2)) throw new RangeError("failed");
-          await barrier1.wait();
-          results1.push(true);
-        } catch (e) {
-          if (e instanceof BrokenBarrierError) results2.push(true);
-          else await barrier1.abort();
-        }
+        await failOneAndAbort(barrier1, results1, results2);
         const i = await barrier2.wait();
         if (i === Math.floor(N / 2)) await barrier1.reset();
         await barrier2.wait();

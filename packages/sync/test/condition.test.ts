@@ -14,6 +14,23 @@ function abortAfter(ms: number): AbortSignal {
   return ac.signal;
 }
 
+/**
+ * A task that waits on `cond` once, holding its lock, and logs to `steps` how the wait
+ * ended: "<name> woke", or the error's name and whether the lock was held when it threw.
+ */
+function loggingWaiter(cond: Condition, steps: string[], name: string): Task<void> {
+  return createTask(async () => {
+    await using _ = await cond.guard();
+    try {
+      await cond.wait();
+      steps.push(`${name} woke`);
+    } catch (e) {
+      steps.push(`${name} ${(e as Error).name}, locked: ${cond.locked()}`);
+      throw e;
+    }
+  });
+}
+
 describe("Condition.wait", () => {
   it("releases the lock while waiting and returns holding it, in notify order", async () => {
     await virtual(async () => {
@@ -250,19 +267,8 @@ describe("Condition: no lost notify", () => {
     await virtual(async () => {
       const steps: string[] = [];
       const cond = new Condition();
-      const waiter = (name: string) =>
-        createTask(async () => {
-          await using _ = await cond.guard();
-          try {
-            await cond.wait();
-            steps.push(`${name} woke`);
-          } catch (e) {
-            steps.push(`${name} ${(e as Error).name}, locked: ${cond.locked()}`);
-            throw e;
-          }
-        });
-      const a = waiter("a");
-      const b = waiter("b");
+      const a = loggingWaiter(cond, steps, "a");
+      const b = loggingWaiter(cond, steps, "b");
       await ticks();
       await cond.acquire();
       cond.notify(1);
@@ -296,19 +302,8 @@ describe("Condition: no lost notify", () => {
     await virtual(async () => {
       const steps: string[] = [];
       const cond = new Condition();
-      const waiter = (name: string) =>
-        createTask(async () => {
-          await using _ = await cond.guard();
-          try {
-            await cond.wait();
-            steps.push(`${name} woke`);
-          } catch (e) {
-            steps.push(`${name} ${(e as Error).name}, locked: ${cond.locked()}`);
-            throw e;
-          }
-        });
-      const a = waiter("a");
-      const b = waiter("b");
+      const a = loggingWaiter(cond, steps, "a");
+      const b = loggingWaiter(cond, steps, "b");
       await ticks();
       await cond.acquire();
       cond.notify(1);
