@@ -8,6 +8,7 @@ import type {
 } from "@aiots/core";
 import { checkFunction, checkTime, debugSwitch, enterCallbackLoop, outsideTasks } from "@aiots/core/internal";
 import { Future, Task, ensureFuture } from "@aiots/future";
+import { dispatchException, printException } from "./exceptions.js";
 import { CallbackHandle, TimerCallbackHandle } from "./handle.js";
 import type { HandleOwner } from "./handle.js";
 import { TimerHeap } from "./timer-heap.js";
@@ -177,41 +178,12 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
 
   /** Reports an error that has nowhere else to go: to the handler set, else the default one. */
   callExceptionHandler(context: ExceptionContext): void {
-    const handler = this._exceptionHandler;
-    if (handler === null) {
-      this._callDefaultHandler(context, undefined);
-      return;
-    }
-    try {
-      handler(this, context);
-    } catch (error) {
-      // A broken handler must not break the loop: fall back to the default one.
-      this._callDefaultHandler({ message: "Unhandled error in exception handler", exception: error, context }, error);
-    }
+    dispatchException(this, this._exceptionHandler, context);
   }
 
-  /**
-   * @internal Runs `defaultExceptionHandler`, which a subclass may override. If that throws
-   * too, print directly (as asyncio does): an error escaping here would leave the iteration
-   * half run and surface as an uncaught exception of the host.
-   */
-  _callDefaultHandler(context: ExceptionContext, handlerError: unknown): void {
-    try {
-      this.defaultExceptionHandler(context);
-    } catch (error) {
-      const message = handlerError === undefined
-        ? "Exception in default exception handler"
-        : "Exception in default exception handler while handling an unexpected error in custom exception handler";
-      console.error(message, error);
-    }
-  }
-
-  /** Prints the context's message and error with `console.error`. */
+  /** Prints the context's message, its other fields and its error with `console.error`. */
   defaultExceptionHandler(context: ExceptionContext): void {
-    const { message, exception, ...rest } = context;
-    const details = Object.keys(rest).length > 0 ? Object.entries(rest).map(([k, v]) => `${k}: ${String(v)}`) : [];
-    if (exception === undefined) console.error(message || "Unhandled error in event loop", ...details);
-    else console.error(message || "Unhandled error in event loop", ...details, exception);
+    printException(context);
   }
 
   setDebug(enabled: boolean): void {

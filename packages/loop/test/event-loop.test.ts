@@ -361,6 +361,8 @@ describe("exception handler", () => {
     expect(printed).toHaveBeenCalledWith("it failed", "where: here", error);
     loop.defaultExceptionHandler({ message: "" });
     expect(printed).toHaveBeenLastCalledWith("Unhandled error in event loop");
+    loop.defaultExceptionHandler({ message: "nested", context: { message: "inner", code: 7 } });
+    expect(printed).toHaveBeenLastCalledWith("nested", "context: { message: 'inner', code: 7 }");
   });
 
   it("a throwing handler falls back to the default handler, with the original context", async () => {
