@@ -69,12 +69,6 @@ export function setDefaultLoopFactory(factory: () => EventLoop): void {
   state.defaultLoopFactory = factory;
 }
 
-/** The default loop if one was made and is open (internal). */
-export function existingDefaultLoop(): EventLoop | undefined {
-  const loop = state.defaultLoop;
-  return loop !== undefined && !loop.isClosed() ? loop : undefined;
-}
-
 /** Runs `fn` with `loop` marked as the loop whose callbacks are running (internal). */
 export function enterCallbackLoop(loop: EventLoop | undefined): EventLoop | undefined {
   const previous = state.callbackLoop;

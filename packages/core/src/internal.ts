@@ -12,7 +12,6 @@ export {
   runningLoopOrUndefined,
   debugSwitch,
   enterCallbackLoop,
-  existingDefaultLoop,
   setDefaultLoopFactory,
   taskStorage,
 } from "./context.js";

@@ -8,11 +8,6 @@ import type { Task } from "./task.js";
  * keeps it alive. Tasks of a loop in debug mode are held weakly, so that a task nobody
  * can ever wake is collected and reported instead of leaking.
  */
-interface Linked {
-  _regPrev: Task<unknown> | undefined;
-  _regNext: Task<unknown> | undefined;
-  _registered: 0 | 1 | 2;
-}
 /**
  * Pending tasks of loops not in debug mode: an intrusive doubly-linked list in creation
  * order (O(1) add and remove, no hashing, no allocation).
@@ -23,39 +18,37 @@ const weak = new Set<WeakRef<Task<unknown>>>();
 const weakRefOf = new WeakMap<Task<unknown>, WeakRef<Task<unknown>>>();
 
 export function registerTask(task: Task<unknown>): void {
-  const t = task as Task<unknown> & Linked;
   if (task._loop!.getDebug()) {
     const ref = new WeakRef(task);
     weakRefOf.set(task, ref);
     weak.add(ref);
-    t._registered = 2;
+    task._registered = 2;
   } else {
-    t._regPrev = tail;
-    if (tail !== undefined) (tail as Task<unknown> & Linked)._regNext = task;
+    task._regPrev = tail;
+    if (tail !== undefined) tail._regNext = task;
     else head = task;
     tail = task;
-    t._registered = 1;
+    task._registered = 1;
   }
 }
 
 export function unregisterTask(task: Task<unknown>): void {
-  const t = task as Task<unknown> & Linked;
-  if (t._registered === 1) {
-    const prev = t._regPrev;
-    const next = t._regNext;
-    if (prev !== undefined) (prev as Task<unknown> & Linked)._regNext = next;
+  if (task._registered === 1) {
+    const prev = task._regPrev;
+    const next = task._regNext;
+    if (prev !== undefined) prev._regNext = next;
     else head = next;
-    if (next !== undefined) (next as Task<unknown> & Linked)._regPrev = prev;
+    if (next !== undefined) next._regPrev = prev;
     else tail = prev;
-    t._regPrev = t._regNext = undefined;
-  } else if (t._registered === 2) {
+    task._regPrev = task._regNext = undefined;
+  } else if (task._registered === 2) {
     const ref = weakRefOf.get(task);
     if (ref !== undefined) {
       weak.delete(ref);
       weakRefOf.delete(task);
     }
   }
-  t._registered = 0;
+  task._registered = 0;
 }
 
 /**
@@ -71,7 +64,7 @@ export function unregisterTask(task: Task<unknown>): void {
 export function allTasks(loop?: EventLoop): Set<Task<unknown>> {
   const target = loop ?? runningLoopOrUndefined();
   const out = new Set<Task<unknown>>();
-  for (let task = head; task !== undefined; task = (task as Task<unknown> & Linked)._regNext) {
+  for (let task = head; task !== undefined; task = task._regNext) {
     if (target === undefined || task._loop === target) out.add(task);
   }
   for (const ref of weak) {

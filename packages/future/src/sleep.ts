@@ -1,8 +1,7 @@
 
-import type { WaitOptions } from "@aiots/core";
-import { checkTime, checkWaitOptions, loopForCurrentCode } from "@aiots/core/internal";
+import type { Handle, WaitOptions } from "@aiots/core";
+import { checkTime, checkWaitOptions, linkAbort, loopForCurrentCode, onSettle } from "@aiots/core/internal";
 import { Future } from "./future.js";
-import { withSignal } from "./signal.js";
 
 /**
  * A future that resolves to `value` after `ms` milliseconds (asyncio's `sleep`). `sleep(0)`
@@ -29,10 +28,10 @@ export function sleep<T>(ms: number, value?: T, options?: WaitOptions): Future<T
     future.setException(signal.reason);
     return future;
   }
-  if (ms === Infinity) {
-    // Nothing to schedule: only a cancel or an abort ends it.
-  } else {
-    const handle =
+  let handle: Handle | undefined;
+  if (ms !== Infinity) {
+    // (At Infinity there is nothing to schedule: only a cancel or an abort ends it.)
+    handle =
       value === undefined
         ? ms <= 0
           ? loop.callSoon(wakeEmpty, future as Future<unknown>)
@@ -43,7 +42,15 @@ export function sleep<T>(ms: number, value?: T, options?: WaitOptions): Future<T
     // The handle itself is the cancel hook: no closure per sleep.
     future._onCancel = handle;
   }
-  if (signal !== undefined) withSignal(future, signal);
+  if (signal !== undefined) {
+    // An abort rejects the sleep; once it settles, however it settles, the listener goes,
+    // and the timer with it (a no-op for a timer that already fired).
+    const unlink = linkAbort(future, signal);
+    onSettle(future, () => {
+      unlink();
+      handle?.cancel();
+    });
+  }
   return future;
 }
 
