@@ -27,11 +27,12 @@ const registry = new FinalizationRegistry<Watched>((watched) => {
 });
 
 interface WatchableFuture {
-  _debugRecord: { retrieved: boolean } | undefined;
-  _exception: unknown;
+  _result: unknown;
   getLoop(): EventLoop;
   toString(): string;
 }
+
+const records = new WeakMap<object, { retrieved: boolean }>();
 
 export const debugTracker = {
   /** True once any loop turned debug mode on (the cheap first check). */
@@ -40,13 +41,14 @@ export const debugTracker = {
   },
 
   watchException(future: WatchableFuture): void {
-    const exception = future._exception;
+    const exception = future._result;
     // The report holds the error strongly. An error keeps the frames of its stack until
     // the stack is formatted, and those frames can hold the future itself (a task that
     // failed in its first step has `_step` on the stack), which would keep it from ever
     // being collected and reported: format the stack now to let go of them.
     if (exception instanceof Error) void exception.stack;
-    const record = (future._debugRecord ??= { retrieved: false });
+    let record = records.get(future);
+    if (record === undefined) records.set(future, (record = { retrieved: false }));
     record.retrieved = false;
     registry.register(future, {
       kind: "exception",
@@ -57,10 +59,25 @@ export const debugTracker = {
     });
   },
 
-  /** Watches a pending task; its `_debugRecord.retrieved` is set once it is done. */
+  /** Marks what was watched as seen to (the exception retrieved, the task done). */
+  markRetrieved(future: object): void {
+    const record = records.get(future);
+    if (record !== undefined) record.retrieved = true;
+  },
+
+  /** A watched task is done: nothing to report for it as pending, and a later watch starts afresh. */
+  taskDone(task: object): void {
+    const record = records.get(task);
+    if (record !== undefined) {
+      record.retrieved = true;
+      records.delete(task);
+    }
+  },
+
+  /** Watches a pending task; its record is marked once it is done. */
   watchPendingTask(task: WatchableFuture & { getName(): string }): void {
     const record = { retrieved: false };
-    task._debugRecord = record;
+    records.set(task, record);
     registry.register(task, { kind: "pending", record, loop: task.getLoop(), what: task.getName() });
   },
 };

@@ -2,7 +2,7 @@ import { CancelledError, InvalidStateError } from "@aiots/core";
 import type { EventLoop, FutureLike } from "@aiots/core";
 import { checkFunction, loopForCurrentCode, taskStorage } from "@aiots/core/internal";
 import { debugTracker } from "./debug.js";
-import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, enqueueReaction } from "./reaction.js";
+import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, enqueueReaction, giveBack } from "./reaction.js";
 import type { AwaitTracker, Fireable, State } from "./reaction.js";
 
 export type { AwaitTracker } from "./reaction.js";
@@ -12,14 +12,41 @@ const STATE_NAMES = ["pending", "finished", "finished", "cancelled"] as const;
 /** Stored loosely (`never` parameter) so that `Future<T>` stays covariant in `T`. */
 type DoneCallback = (future: never) => void;
 
+const nativeThen = Promise.prototype.then;
+const ignore = (): void => {};
+
+// One executor for every future instead of a closure each: it leaves the resolving
+// function here and the constructor takes it at once.
+let capturedResolve: ((value: unknown) => void) | undefined;
+let capturedReject: ((error: unknown) => void) | undefined;
+function captureResolvers(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve as (value: unknown) => void;
+  capturedReject = reject;
+}
+
+/**
+ * Whether `value` can fulfil the native promise inside a future as it is: anything but a
+ * thenable, which a promise would adopt (calling its `then`) instead of holding.
+ */
+function isPlainValue(value: unknown): boolean {
+  if (value === null || (typeof value !== "object" && typeof value !== "function")) return true;
+  return typeof (value as { then?: unknown }).then !== "function";
+}
+
 /**
  * A value that will be there later, settled by hand (asyncio's `Future`).
  *
- * It is awaitable and works with `Promise.all`. Unlike a promise it can be inspected
- * (`done()`, `result()`) and cancelled: awaiting a cancelled future throws `CancelledError`.
- * A task that awaits a future is tracked, so cancelling the task cancels the future it
- * waits on. Done callbacks run through the loop's `callSoon`, in registration order;
- * awaiters resume at promise speed, without waiting for a loop iteration.
+ * It is a native promise (`instanceof Promise`, usable wherever a `Promise<T>` is), and
+ * more: it can be inspected (`done()`, `result()`) and cancelled: awaiting a cancelled
+ * future throws `CancelledError`. A task that awaits a future is tracked, so cancelling
+ * the task cancels the future it waits on. Done callbacks run through the loop's
+ * `callSoon`, in registration order; awaiters resume at promise speed, without waiting
+ * for a loop iteration. `then`, `catch` and `finally` return plain promises.
+ *
+ * How an `await` is seen: the engine reads a promise's `constructor` when it takes it up,
+ * and a Future answers from a getter that records the await for the current task. So
+ * reading `constructor` of a pending future inside a task counts as awaiting it (it is
+ * then `Promise`, not the class); use `instanceof` to tell what a value is.
  *
  * @throws InvalidStateError from `setResult`/`setException` on a done future and from
  *   `result()`/`exception()` on a pending one.
@@ -30,15 +57,14 @@ type DoneCallback = (future: never) => void;
  * console.log(await fut); // "hello"
  * ```
  */
-export class Future<T> implements FutureLike<T> {
+export class Future<T> extends Promise<T> implements FutureLike<T> {
   /** @internal */ _state: State = PENDING;
-  /** @internal */ _result: T | undefined = undefined;
-  /** @internal */ _exception: unknown = undefined;
+  /** @internal The result, the exception, or (made on first use) the `CancelledError`, by state. */
+  _result: unknown = undefined;
   /** @internal */ _cancelMessage: string | undefined = undefined;
-  /** @internal */ _cancelledError: CancelledError | undefined = undefined;
   /** @internal */ _loop: EventLoop | undefined;
   /** @internal */ _callbacks: DoneCallback[] | undefined = undefined;
-  /** @internal What `then` registered while the future was pending (one, or several). */
+  /** @internal What `then` registered while the future was pending (one, or several); the future itself stands for its native awaiter. */
   _reactions: Fireable | Fireable[] | undefined = undefined;
   /** @internal Runs synchronously when the future is cancelled (a timer to drop, a waiter to unlink). */
   _onCancel: ((future: never) => void) | { cancel(): void } | undefined = undefined;
@@ -50,8 +76,19 @@ export class Future<T> implements FutureLike<T> {
   _onDropped: ((value: never) => void) | undefined = undefined;
   /** @internal Runs synchronously when the future settles in any way (a listener to remove). */
   _onSettle: ((future: never) => void) | undefined = undefined;
-  /** @internal Debug mode only: whether the exception was looked at, shared with the GC watcher. */
-  _debugRecord: { retrieved: boolean } | undefined = undefined;
+  /**
+   * @internal The resolving function of the native promise this future also is, until that
+   * promise is settled; then `null` if it holds the result (an `await` takes the engine's
+   * own path), `undefined` if it does not (awaits go through `then`).
+   */
+  _native: ((value: unknown) => void) | null | undefined;
+  /** @internal The other resolving function, kept as long as `_native`. */
+  _nativeReject: ((error: unknown) => void) | undefined;
+  /**
+   * @internal Who awaits the native promise directly: `undefined` for nobody, `null` for
+   * code outside any task, else the task. At most one; other awaits go through `then`.
+   */
+  _nativeWaiter: AwaitTracker | null | undefined = undefined;
 
   /**
    * A pending future of `loop` (default: the running loop, else the default loop).
@@ -62,6 +99,12 @@ export class Future<T> implements FutureLike<T> {
     if (loop !== undefined && (typeof loop !== "object" || loop === null || typeof loop.callSoon !== "function")) {
       throw new TypeError(`Future loop must be an EventLoop, got ${loop === null ? "null" : typeof loop}`);
     }
+    super(captureResolvers);
+    const prototype = new.target.prototype as object;
+    if (prototype !== Future.prototype && !hooked.has(prototype)) installAwaitHook(prototype);
+    this._native = capturedResolve;
+    this._nativeReject = capturedReject;
+    capturedResolve = capturedReject = undefined;
     this._loop = loop;
   }
 
@@ -88,7 +131,7 @@ export class Future<T> implements FutureLike<T> {
     if (this._state === RESOLVED) return this._result as T;
     if (this._state === REJECTED) {
       this._markRetrieved();
-      throw this._exception;
+      throw this._result;
     }
     if (this._state === CANCELLED) throw this._makeCancelledError();
     throw new InvalidStateError("Result is not ready.");
@@ -102,7 +145,7 @@ export class Future<T> implements FutureLike<T> {
     if (this._state === RESOLVED) return null;
     if (this._state === REJECTED) {
       this._markRetrieved();
-      return this._exception;
+      return this._result;
     }
     if (this._state === CANCELLED) throw this._makeCancelledError();
     throw new InvalidStateError("Exception is not set.");
@@ -113,6 +156,7 @@ export class Future<T> implements FutureLike<T> {
     if (this._state !== PENDING) throw new InvalidStateError(`invalid state: ${STATE_NAMES[this._state]}`);
     this._state = RESOLVED;
     this._result = value;
+    if (this._nativeWaiter === undefined) this._settleNativeIdle();
     if (this._onSettle !== undefined) this._runSettleHook();
     if (this._reactions !== undefined) this._queueReactions();
     if (this._callbacks !== undefined) this._scheduleCallbacks();
@@ -126,7 +170,8 @@ export class Future<T> implements FutureLike<T> {
   setException(error: unknown): void {
     if (this._state !== PENDING) throw new InvalidStateError(`invalid state: ${STATE_NAMES[this._state]}`);
     this._state = REJECTED;
-    this._exception = error;
+    this._result = error;
+    if (this._nativeWaiter === undefined) this._native = this._nativeReject = undefined;
     if (this._onSettle !== undefined) this._runSettleHook();
     if (this._reactions !== undefined) this._queueReactions();
     else if (debugTracker.enabled && this.getLoop().getDebug()) debugTracker.watchException(this);
@@ -141,6 +186,7 @@ export class Future<T> implements FutureLike<T> {
     if (this._state !== PENDING) return false;
     this._state = CANCELLED;
     this._cancelMessage = msg;
+    if (this._nativeWaiter === undefined) this._native = this._nativeReject = undefined;
     const onCancel = this._onCancel;
     if (onCancel !== undefined) {
       this._onCancel = undefined;
@@ -180,11 +226,12 @@ export class Future<T> implements FutureLike<T> {
    * Awaiting support. Called from a task, it records that the task waits on this future,
    * so `task.cancel()` can cancel it and the `await` throws `CancelledError` in place.
    */
-  then<R1 = T, R2 = never>(
+  override then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     if (this._state !== PENDING) {
+      if (this._native === null) return nativeThen.call(this, onFulfilled, onRejected) as Promise<R1 | R2>;
       // Awaiting a future that is already done does not suspend (as in asyncio): nothing
       // to track, so a native promise does it best (and runs the callbacks in the caller's
       // context, as `then` on a promise would).
@@ -192,7 +239,7 @@ export class Future<T> implements FutureLike<T> {
       if (this._state === RESOLVED) settled = Promise.resolve(this._result as T);
       else {
         if (this._state === REJECTED) this._markRetrieved();
-        settled = Promise.reject(this._state === REJECTED ? this._exception : this._makeCancelledError());
+        settled = Promise.reject(this._state === REJECTED ? this._result : this._makeCancelledError());
       }
       return settled.then(onFulfilled, onRejected);
     }
@@ -217,12 +264,12 @@ export class Future<T> implements FutureLike<T> {
 
 
   /** Same as `then(undefined, onRejected)`. */
-  catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
+  override catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
     return this.then(undefined, onRejected);
   }
 
   /** Same as `Promise.prototype.finally`. */
-  finally(onFinally?: (() => void) | null): Promise<T> {
+  override finally(onFinally?: (() => void) | null): Promise<T> {
     return this.then().finally(onFinally);
   }
 
@@ -230,10 +277,95 @@ export class Future<T> implements FutureLike<T> {
   _queueReactions(): void {
     const list = this._reactions!;
     this._reactions = undefined;
+    if (list === this) {
+      // Awaited directly, and by nothing else. Outside a task there is no late cancel to
+      // check for; a task's is checked one microtask later, from the batch.
+      if (this._nativeWaiter === null) this._fire();
+      else enqueueReaction(this, false);
+      return;
+    }
     if (Array.isArray(list)) for (let i = 0; i < list.length; i++) enqueueReaction(list[i]!);
     else enqueueReaction(list);
   }
 
+
+  /**
+   * @internal Runs as the native awaiter's reaction (from the batch, or at once outside
+   * tasks): settles the native promise as the future settled. If the awaiting task was
+   * cancelled after the future was done but before its code resumed, its await throws
+   * `CancelledError` instead, as with `Reaction`.
+   */
+  _fire(): void {
+    const waiter = this._nativeWaiter;
+    this._nativeWaiter = undefined;
+    const state = this._state;
+    if (state === RESOLVED) {
+      const late = waiter === null || waiter === undefined ? undefined : waiter._takeLateCancel(this);
+      if (late === undefined) {
+        const resolve = this._native!;
+        this._native = null;
+        this._nativeReject = undefined;
+        resolve(this._result);
+        return;
+      }
+      const dropped = this._onDropped;
+      if (dropped !== undefined) {
+        this._onDropped = undefined;
+        giveBack(this, dropped as (value: unknown) => void, this._result);
+      }
+      this._rejectNative(late);
+      return;
+    }
+    let error: unknown;
+    if (state === REJECTED) {
+      this._markRetrieved();
+      error = this._result;
+    } else error = this._makeCancelledError();
+    if (waiter !== null && waiter !== undefined) error = waiter._takeLateCancel(this) ?? error;
+    this._rejectNative(error);
+  }
+
+  /** @internal Rejects the native promise, marked as handled (its awaiter may have been `Promise.all`, which uses `then`). */
+  _rejectNative(error: unknown): void {
+    const reject = this._nativeReject!;
+    this._native = this._nativeReject = undefined;
+    reject(error);
+    nativeThen.call(this, undefined, ignore);
+  }
+
+  /** @internal Settled with nobody awaiting the native promise: let it hold a plain result. */
+  _settleNativeIdle(): void {
+    const resolve = this._native;
+    if (resolve === undefined || resolve === null) return;
+    this._nativeReject = undefined;
+    if (isPlainValue(this._result)) {
+      this._native = null;
+      resolve(this._result);
+    } else this._native = undefined;
+  }
+
+  /**
+   * @internal The engine reads `constructor` when an `await` (or `Promise.resolve`,
+   * `Promise.all`, ...) takes up a future; answering `Promise` lets it use the future as the
+   * native promise it is, with no `then` call and no extra turns. A pending future is
+   * tracked here for the current task, as `then` would; one such awaiter per future, the
+   * others go through `then`.
+   */
+  _hookAwait(): boolean {
+    if (this._state !== PENDING) return this._native === null;
+    const task = taskStorage.getStore() as AwaitTracker | undefined;
+    if (task !== undefined && (task._awaitStarted(this as never) !== undefined || this._state !== PENDING)) {
+      // Refused (a task awaiting itself), or cancelled by a cancel pending on the task: `then` reports it.
+      return false;
+    }
+    if (this._nativeWaiter !== undefined) return false;
+    this._nativeWaiter = task ?? null;
+    const list = this._reactions;
+    if (list === undefined) this._reactions = this;
+    else if (Array.isArray(list)) list.push(this);
+    else this._reactions = [list, this];
+    return true;
+  }
 
   /** @internal */
   _runSettleHook(): void {
@@ -244,12 +376,12 @@ export class Future<T> implements FutureLike<T> {
 
   /** @internal */
   _markRetrieved(): void {
-    if (this._debugRecord !== undefined) this._debugRecord.retrieved = true;
+    if (debugTracker.enabled) debugTracker.markRetrieved(this);
   }
 
   /** @internal The error awaiters of a cancelled future get (one object, so all see the same). */
   _makeCancelledError(): CancelledError {
-    return (this._cancelledError ??= new CancelledError(this._cancelMessage));
+    return ((this._result as CancelledError | undefined) ??= new CancelledError(this._cancelMessage));
   }
 
   /** @internal */
@@ -263,15 +395,11 @@ export class Future<T> implements FutureLike<T> {
   /** @internal The state word shown by `toString` and `util.inspect`. */
   _describe(): string {
     if (this._state === RESOLVED) return `finished, result: ${preview(this._result)}`;
-    if (this._state === REJECTED) return `finished, exception: ${String(this._exception)}`;
+    if (this._state === REJECTED) return `finished, exception: ${String(this._result)}`;
     return STATE_NAMES[this._state];
   }
 
-  get [Symbol.toStringTag](): string {
-    return "Future";
-  }
-
-  toString(): string {
+  override toString(): string {
     return `Future [${this._describe()}]`;
   }
 
@@ -279,6 +407,32 @@ export class Future<T> implements FutureLike<T> {
     return this.toString();
   }
 }
+
+// `then` on a future makes plain promises (and a future's own `then` is aiots'), and a
+// future is tagged as such.
+Object.defineProperty(Future, Symbol.species, { configurable: true, get: () => Promise });
+Object.defineProperty(Future.prototype, Symbol.toStringTag, { configurable: true, get: () => "Future" });
+
+/**
+ * Makes `constructor` of a Future class's prototype the await hook (see `_hookAwait`): it
+ * reads `Promise` when the engine may await the future as a native promise, else the class
+ * itself. Done once per class, by the first constructor call of a subclass.
+ */
+function installAwaitHook(prototype: object): void {
+  const own = (prototype as { constructor: unknown }).constructor;
+  Object.defineProperty(prototype, "constructor", {
+    configurable: true,
+    get(this: Future<unknown>): unknown {
+      const native = this._native;
+      if (native === null) return Promise;
+      if (native === undefined) return own;
+      return this._hookAwait() ? Promise : own;
+    },
+  });
+  hooked.add(prototype);
+}
+const hooked = new WeakSet<object>();
+installAwaitHook(Future.prototype);
 
 /** A short text for a value in `toString` output. */
 export function preview(value: unknown): string {

@@ -16,14 +16,13 @@ export interface AwaitTracker {
    * Called when an awaited future's outcome is about to reach the task's code: returns the
    * `CancelledError` of a cancel that came after the future was done (and consumes it).
    */
-  _takeLateCancel(): CancelledError | undefined;
+  _takeLateCancel(source: object): CancelledError | undefined;
 }
 
 /** What a reaction reads from the future it waits on. */
-export interface ReactionSource<T> {
+export interface ReactionSource {
   _state: State;
-  _result: T | undefined;
-  _exception: unknown;
+  _result: unknown;
   _onDropped: ((value: never) => void) | undefined;
   _makeCancelledError(): CancelledError;
   _markRetrieved(): void;
@@ -57,7 +56,7 @@ function captureResolvers(resolve: (value: never) => void, reject: (error: unkno
  * task's context, one turn after the future settles, as promise reactions would.
  */
 export class Reaction<T, R> implements PromiseLike<R> {
-  /** @internal */ _source: ReactionSource<T> | undefined;
+  /** @internal */ _source: ReactionSource | undefined;
   /** @internal The task whose await this is, when `then` was called from one. */
   _task: AwaitTracker | undefined;
   /** @internal */ _onFulfilled: OnFulfilled<T, R>;
@@ -69,7 +68,7 @@ export class Reaction<T, R> implements PromiseLike<R> {
   /** @internal */ _reject: ((error: unknown) => void) | undefined = undefined;
 
   /** @internal */
-  constructor(source: ReactionSource<T>, task: AwaitTracker | undefined, onFulfilled: OnFulfilled<T, R>, onRejected: OnRejected<R>) {
+  constructor(source: ReactionSource, task: AwaitTracker | undefined, onFulfilled: OnFulfilled<T, R>, onRejected: OnRejected<R>) {
     this._source = source;
     this._task = task;
     this._onFulfilled = onFulfilled;
@@ -94,10 +93,10 @@ export class Reaction<T, R> implements PromiseLike<R> {
     if (!failed) outcome = source._result;
     else if (state === REJECTED) {
       source._markRetrieved();
-      outcome = source._exception;
+      outcome = source._result;
     } else outcome = source._makeCancelledError();
     if (task !== undefined) {
-      const late = task._takeLateCancel();
+      const late = task._takeLateCancel(source);
       if (late !== undefined) {
         const dropped = source._onDropped;
         if (!failed && dropped !== undefined) {
@@ -180,7 +179,7 @@ export class Reaction<T, R> implements PromiseLike<R> {
 }
 
 /** A primitive's give-back must not break the other reactions of the batch. */
-function giveBack(source: ReactionSource<unknown>, dropped: (value: unknown) => void, value: unknown): void {
+export function giveBack(source: ReactionSource, dropped: (value: unknown) => void, value: unknown): void {
   try {
     dropped(value);
   } catch (error) {
@@ -195,25 +194,31 @@ export interface Fireable {
 
 const batch: (Fireable | undefined)[] = [];
 let scheduled = false;
+/** Whether the batch holds a `Reaction` (user callbacks, to run outside any task). */
+let hasCallbacks = false;
 const TURN = Promise.resolve();
 
 /**
  * Queues a reaction to run in the shared batch: one promise turn for every reaction queued
  * before the batch runs, instead of a promise (and its host bookkeeping) per reaction.
- * Reactions queued while the batch runs run in the same batch, in order.
+ * Reactions queued while the batch runs run in the same batch, in order. `callbacks` says
+ * whether it runs code of its own (a `Reaction`), or only settles a native promise (a
+ * Future's native awaiter), which needs no particular context.
  */
-export function enqueueReaction(reaction: Fireable): void {
+export function enqueueReaction(reaction: Fireable, callbacks = true): void {
   batch.push(reaction);
+  if (callbacks) hasCallbacks = true;
   if (!scheduled) {
     scheduled = true;
-    void TURN.then(runBatchOutsideTasks);
+    void TURN.then(runScheduledBatch);
   }
 }
 
-function runBatchOutsideTasks(): void {
+function runScheduledBatch(): void {
   // The batch was scheduled from whatever code settled a future first; callbacks must not
   // run as part of that code's task.
-  outsideTasks(runBatch, undefined);
+  if (hasCallbacks) outsideTasks(runBatch, undefined);
+  else runBatch();
 }
 
 function runBatch(): void {
@@ -227,11 +232,12 @@ function runBatch(): void {
   } finally {
     if (i >= batch.length) {
       batch.length = 0;
-      scheduled = false;
+      scheduled = hasCallbacks = false;
     } else {
       // Something escaped a reaction (it should not): keep the rest for the next turn.
       batch.splice(0, i + 1);
-      void TURN.then(runBatchOutsideTasks);
+      hasCallbacks = true;
+      void TURN.then(runScheduledBatch);
     }
   }
 }

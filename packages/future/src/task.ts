@@ -58,10 +58,12 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   _waitingMore: Future<unknown>[] | undefined = undefined;
   /** @internal Length of `_waitingMore` at which settled entries are next swept out. */
   _waitingSweepAt = 8;
+  /** @internal The future whose await last threw a late cancel, and that error (see `_takeLateCancel`). */
+  _late: { source: object; error: CancelledError } | undefined = undefined;
   /** @internal Made on the first read of `signal`, replaced after an `uncancel` to zero. */
   _abort: AbortController | undefined = undefined;
-  /** @internal */ _externalSignal: AbortSignal | undefined = undefined;
-  /** @internal */ _onExternalAbort: (() => void) | undefined = undefined;
+  /** @internal The `signal` option and the listener added to it, until the task is done. */
+  _external: { signal: AbortSignal; onAbort: () => void } | undefined = undefined;
   /** @internal Links of the pending-task registry (see registry.ts). */
   _regPrev: Task<unknown> | undefined = undefined;
   /** @internal */ _regNext: Task<unknown> | undefined = undefined;
@@ -146,6 +148,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   /** @internal Called by `Future.then` in this task's context: track the await, or refuse it. */
   _awaitStarted(future: Future<unknown>): Error | undefined {
     if (this.done()) return undefined;
+    if (this._late !== undefined) this._late = undefined;
     if ((future as unknown) === this) return new Error(`Task cannot await on itself: ${this.getName()}`);
     // A future that is already done is never refused: it may carry something handed to
     // this task (a lock, a permit, a queue item), and throwing instead of delivering it
@@ -165,7 +168,8 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     } else if (current !== future) {
       const more = this._waitingMore;
       if (more === undefined) this._waitingMore = [future];
-      else {
+      else if (more[more.length - 1] !== future) {
+        // (The same future right again is `Promise.all` calling `then` after the await hook.)
         // Drop settled entries only when the list has doubled since the last sweep, so
         // `Promise.all` over n pending futures costs O(n), not O(n^2).
         if (more.length >= this._waitingSweepAt) {
@@ -202,12 +206,20 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   /**
    * @internal A cancel that came after the awaited future was done, before the task's code
    * resumed: the await throws it instead of delivering the outcome (asyncio's `_must_cancel`
-   * at the next step). Consumed here, so the next await is not cancelled again.
+   * at the next step). Consumed here, so the next await is not cancelled again; every
+   * reaction of the task to the same future (an `await` and a `then` of a combinator)
+   * gets the same error.
    */
-  _takeLateCancel(): CancelledError | undefined {
-    if (!this._mustCancel || this.done()) return undefined;
+  _takeLateCancel(source: object): CancelledError | undefined {
+    if (this.done()) return undefined;
+    if (!this._mustCancel) {
+      const late = this._late;
+      return late !== undefined && late.source === source ? late.error : undefined;
+    }
     this._mustCancel = false;
-    return new CancelledError(this._cancelMessage);
+    const error = new CancelledError(this._cancelMessage);
+    this._late = { source, error };
+    return error;
   }
 
   /** @internal Runs the function once, in the task's context. */
@@ -249,7 +261,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   /** @internal */
   _finishCancelled(error: CancelledError): void {
     this._release();
-    this._cancelledError = error;
+    this._result = error; // what `_makeCancelledError` hands out
     super.cancel(error.message === "" ? this._cancelMessage : error.message);
   }
 
@@ -259,14 +271,12 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     this._waitingMore = undefined;
     this._mustCancel = false;
     unregisterTask(this);
-    if (this._onExternalAbort !== undefined) {
-      this._externalSignal!.removeEventListener("abort", this._onExternalAbort);
-      this._onExternalAbort = this._externalSignal = undefined;
+    const external = this._external;
+    if (external !== undefined) {
+      external.signal.removeEventListener("abort", external.onAbort);
+      this._external = undefined;
     }
-    if (this._debugRecord !== undefined) {
-      this._debugRecord.retrieved = true;
-      this._debugRecord = undefined;
-    }
+    if (debugTracker.enabled) debugTracker.taskDone(this);
   }
 
   /** @internal */
@@ -283,8 +293,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       this._cancelMessage = reasonMessage(signal.reason);
       return;
     }
-    this._externalSignal = signal;
-    this._onExternalAbort = onAbort;
+    this._external = { signal, onAbort };
     signal.addEventListener("abort", onAbort, { once: true });
   }
 
@@ -298,10 +307,6 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     throw new TypeError("Task does not support setException(): its outcome comes from its function");
   }
 
-  override get [Symbol.toStringTag](): string {
-    return "Task";
-  }
-
   override toString(): string {
     let state = this._describe();
     if (!this.done() && this._numCancelsRequested > 0) state = "cancelling";
@@ -311,6 +316,8 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     return `Task [${preview(this.getName()).replace(/^"|"$/g, "")}, ${state}${waiting}]`;
   }
 }
+
+Object.defineProperty(Task.prototype, Symbol.toStringTag, { configurable: true, get: () => "Task" });
 
 /**
  * Checks `createTask`'s options before anything is made, so that a bad call throws at the
@@ -350,7 +357,7 @@ function runFunction<T>(task: Task<T>, fn: TaskFunction<T>): void {
     task._onRejected(error);
     return;
   }
-  if (result instanceof Promise) {
+  if (result instanceof Promise && !(result instanceof Future)) {
     // The usual case, an async function. The reactions are shared functions, not closures:
     // they run in the context `then` was called in, this task's, so the store is the task.
     result.then(settleFulfilled, settleRejected);

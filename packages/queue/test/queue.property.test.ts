@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { QueueEmpty, QueueFull, QueueShutDown } from "@aiots/core";
 import type { FutureLike } from "@aiots/core";
-import { createTask, currentTask, sleep } from "@aiots/future";
+import { createTask, currentTask, isFuture, sleep } from "@aiots/future";
 import type { Task } from "@aiots/future";
 import { getRunningLoop } from "@aiots/loop";
 import { LifoQueue, PriorityQueue, Queue } from "@aiots/queue";
@@ -135,7 +135,7 @@ async function play(kind: Kind, sc: Scenario): Promise<Record> {
       const unfinished = admittedCount - finishedCount;
       for (const j of joiners) {
         if (unfinished === 0) j.due = true;
-        const done = j.wait instanceof Promise || (j.wait as unknown as FutureLike<void>).done();
+        const done = !isFuture(j.wait) || (j.wait as unknown as FutureLike<void>).done();
         if (done !== j.due) rec.violations.push(`${where}: join ${done ? "resolved with work unfinished" : "still waiting with nothing unfinished"}`);
       }
     };
@@ -189,8 +189,7 @@ async function play(kind: Kind, sc: Scenario): Promise<Record> {
       line.wakeFirst = (value: never) => {
         const first = line[Symbol.iterator]().next().value as object | undefined;
         const woken = wakeFirst(value);
-        // Only an owner already awaiting the waiter: a task whose function just returned it
-        // starts awaiting it a microtask later (the kernel's `then`), which is not this case.
+        // Only an owner already awaiting the waiter (tracked by the task).
         const owner = owners.get(first!);
         const awaiting = owner !== undefined && (owner as unknown as { _waitingOn: unknown })._waitingOn === first;
         if (woken && awaiting && plan[n++ % plan.length]!) owner.cancel();

@@ -126,9 +126,7 @@ export class Barrier {
   /** @internal */
   async _wait(signal: AbortSignal | undefined): Promise<number> {
     const cond = this._cond;
-    // `then` called at once (not one microtask later by the engine's `await`), so a cancel
-    // that comes before the lock is handed over always withdraws this wait.
-    await cond.acquire(signal === undefined ? undefined : { signal }).then();
+    await cond.acquire(signal === undefined ? undefined : { signal });
     try {
       // Wait while the previous round drains or resets, then refuse if broken.
       await cond.waitFor(() => this._state !== "draining" && this._state !== "resetting", { signal });
@@ -167,7 +165,7 @@ export class Barrier {
   /** @internal Runs `change` holding the condition's lock, then wakes every waiter. */
   async _locked(signal: AbortSignal | undefined, change: (barrier: Barrier) => void): Promise<void> {
     const cond = this._cond;
-    await cond.acquire(signal === undefined ? undefined : { signal }).then(); // see `_wait`
+    await cond.acquire(signal === undefined ? undefined : { signal });
     try {
       change(this);
       cond.notifyAll();

@@ -198,9 +198,7 @@ export class Condition {
     // lock handed over and then dropped by such a cancel passes on to its next waiter).
     for (;;) {
       try {
-        // `then` called at once, not a microtask later by the engine: a cancel that comes
-        // before the lock is handed over must find this waiter tracked, so it withdraws it.
-        await this._lock.acquire().then();
+        await this._lock.acquire();
         break;
       } catch (e) {
         if (!isCancelledError(e)) {

@@ -18,11 +18,7 @@ import { ACQUIRED, aborted, describe, waitIn } from "./waiting.js";
  * before its code resumed does not keep it either: its `await` throws `CancelledError`
  * and the lock passes on to the next waiter (or is unlocked). So the lock is never leaked
  * and no wake-up is lost. A contended `acquire()` returns the waiter Future itself, so the
- * caller's own `await` is the one the task tracks. (One difference from asyncio: the engine
- * calls the Future's `then` one microtask after the `await` starts, and a handover that
- * comes before that is delivered, since a done future is never refused. The `await` then
- * returns `true` and a cancel that came meanwhile is thrown at the task's next await,
- * where its `finally` or `using` scope releases.)
+ * caller's own `await` is the one the task tracks, from the moment it starts.
  *
  * @example
  * ```ts

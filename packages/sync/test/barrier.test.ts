@@ -292,6 +292,7 @@ describe("Barrier.reset", () => {
       });
       await Promise.all([p0, p1]);
       expect(log).toEqual(["p0 BrokenBarrierError", "p1 BrokenBarrierError"]);
+      await settle();
       expect(barrier.nWaiting).toBe(1); // p2 waits in the next round, not broken
       const rest = [createTask(party("p3")), createTask(party("p4"))];
       await Promise.all([p2, ...rest]);
