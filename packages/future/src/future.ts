@@ -244,6 +244,13 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       return settled.then(onFulfilled, onRejected);
     }
     const task = taskStorage.getStore() as AwaitTracker | undefined;
+    const waiter = this._nativeWaiter;
+    if (waiter !== undefined && waiter === (task ?? null)) {
+      // This code already awaits the native promise, or the engine just took the future up
+      // for `Promise.all` (or `race`, ...), which calls `then` next: chain on the native
+      // promise, settled (or failed with a late cancel) for both at once.
+      return nativeThen.call(this, onFulfilled, onRejected) as Promise<R1 | R2>;
+    }
     if (task !== undefined) {
       const refusal = task._awaitStarted(this as never);
       if (refusal !== undefined) return Promise.reject(refusal).then(onFulfilled, onRejected);
@@ -260,8 +267,6 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     else this._reactions = [list, reaction];
     return reaction as unknown as Promise<R1 | R2>;
   }
-
-
 
   /** Same as `then(undefined, onRejected)`. */
   override catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
