@@ -34,7 +34,7 @@ async function measure(make: () => Waiters, flush: () => Promise<unknown>): Prom
   const before = heap();
   const w = make();
   while (w.started() < N) await flush();
-  await flush(); // the engine subscribes to a thenable one microtask after the await starts
+  await flush(); // awaits that go through `then` subscribe one microtask after they start
   const after = heap();
   w.wake();
   await w.finished;

@@ -66,7 +66,11 @@ export class WaiterQueue<T> {
 
   /** Appends a new waiter future of `loop` and returns it. */
   add(loop: EventLoop): FutureLike<T> {
-    const future = loop.createFuture<T>();
+    return this.push(loop.createFuture<T>());
+  }
+
+  /** Appends `future`, a pending waiter made by the caller (a Future subclass), and returns it. */
+  push<F extends FutureLike<T>>(future: F): F {
     onSettle(future, this._onSettled);
     this._waiters.push(future);
     this._live++;

@@ -27,6 +27,24 @@ describe("WaiterQueue", () => {
     });
   });
 
+  it("push queues a future made by the caller, counted and woken like the others", async () => {
+    await onVirtualLoop(async () => {
+      const loop = getRunningLoop();
+      const q = new WaiterQueue<number>();
+      const a = q.add(loop);
+      const own = loop.createFuture<number>();
+      expect(q.push(own)).toBe(own);
+      expect(q.size).toBe(2);
+      own.cancel();
+      expect(q.size).toBe(1);
+      const again = q.push(loop.createFuture<number>());
+      expect(q.wakeFirst(1)).toBe(true);
+      expect(q.wakeFirst(2)).toBe(true);
+      expect([a.result(), again.result()]).toEqual([1, 2]);
+      expect(q.size).toBe(0);
+    });
+  });
+
   it("a waiter withdrawn by its task's cancellation leaves the queue at once", async () => {
     await onVirtualLoop(async () => {
       const q = new WaiterQueue<string>();

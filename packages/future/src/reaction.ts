@@ -192,7 +192,11 @@ export interface Fireable {
   _fire(): void;
 }
 
+// The batch: `batch[0 .. size)`. The array keeps its capacity between turns (truncating it
+// would reallocate it on the next turn), and is let go of only after an unusually big batch.
 const batch: (Fireable | undefined)[] = [];
+let size = 0;
+const KEEP_CAPACITY = 4096;
 let scheduled = false;
 /** Whether the batch holds a `Reaction` (user callbacks, to run outside any task). */
 let hasCallbacks = false;
@@ -206,7 +210,9 @@ const TURN = Promise.resolve();
  * Future's native awaiter), which needs no particular context.
  */
 export function enqueueReaction(reaction: Fireable, callbacks = true): void {
-  batch.push(reaction);
+  if (size < batch.length) batch[size] = reaction;
+  else batch.push(reaction);
+  size++;
   if (callbacks) hasCallbacks = true;
   if (!scheduled) {
     scheduled = true;
@@ -224,18 +230,21 @@ function runScheduledBatch(): void {
 function runBatch(): void {
   let i = 0;
   try {
-    for (; i < batch.length; i++) {
+    for (; i < size; i++) {
       const reaction = batch[i]!;
       batch[i] = undefined;
       reaction._fire();
     }
   } finally {
-    if (i >= batch.length) {
-      batch.length = 0;
+    if (i >= size) {
+      if (size > KEEP_CAPACITY) batch.length = 0;
+      size = 0;
       scheduled = hasCallbacks = false;
     } else {
       // Something escaped a reaction (it should not): keep the rest for the next turn.
-      batch.splice(0, i + 1);
+      batch.copyWithin(0, i + 1, size);
+      size -= i + 1;
+      batch.fill(undefined, size);
       hasCallbacks = true;
       void TURN.then(runScheduledBatch);
     }

@@ -1,7 +1,8 @@
-import type { FutureLike } from "@aiots/core";
+import type { EventLoop, FutureLike } from "@aiots/core";
 import type { WaiterQueue } from "@aiots/core/internal";
 import { linkAbort, onDropped, onSettle } from "@aiots/core/internal";
-import { enqueue } from "./waiting.js";
+import { Future } from "@aiots/future";
+import { getEventLoop } from "@aiots/loop";
 
 /** Something with a `release()`: a Lock, a Semaphore, a Condition. */
 interface Releasable {
@@ -45,31 +46,34 @@ export function guardNow(target: Releasable): Promise<AsyncDisposable & Disposab
 }
 
 /**
- * A contended `guard()`: queues a waiter in `waiters` and returns a second future, the one
- * the caller awaits, which the waiter settles synchronously (woken: it resolves to a
- * `Releaser`; it is never awaited itself). So, exactly as for `acquire()`, the caller's
- * `await` is the tracked one: cancelling the task while it waits cancels that future,
- * which withdraws the waiter, and a cancel that lands after the handover but before the
- * caller resumes makes the `await` throw `CancelledError` while the kernel hands the
- * releaser back, which releases. `signal` is linked to the awaited future, so an abort
- * reaches the caller as a rejection it sees (and withdraws the waiter).
+ * The waiter of a contended `guard()`: woken by the primitive like any of its waiters (with
+ * `true`), it resolves to a `Releaser` instead. It is what the caller awaits, so, exactly as
+ * for `acquire()`, cancelling the task while it waits cancels it (the waiter leaves the
+ * queue), and a cancel that lands after the handover but before the caller resumes makes
+ * the `await` throw `CancelledError` while the kernel hands the releaser back, which
+ * releases.
  */
+class GuardWaiter extends Future<Releaser> {
+  /** @internal */ readonly _target: Releasable;
+
+  constructor(loop: EventLoop, target: Releasable) {
+    super(loop);
+    this._target = target;
+  }
+
+  /** Woken: the result is a releaser of the target, whatever the primitive passed. */
+  override setResult(_value: unknown): void {
+    super.setResult(new Releaser(this._target));
+  }
+}
+
+/** A contended `guard()`: queues a `GuardWaiter` in `waiters` and returns it. `signal` aborts it (and so withdraws it). */
 export function guardWait(waiters: WaiterQueue<true>, signal: AbortSignal | undefined, target: Releasable): Promise<AsyncDisposable & Disposable> {
-  const waiter = enqueue(waiters, undefined);
-  const guard = waiter.getLoop().createFuture<Releaser>();
-  if (signal !== undefined) onSettle(guard, linkAbort(guard, signal));
-  onSettle(waiter, () => {
-    if (guard.done()) return;
-    if (waiter.cancelled()) guard.cancel();
-    else if (waiter.exception() !== null) guard.setException(waiter.exception());
-    else guard.setResult(new Releaser(target));
-  });
-  onSettle(guard, () => {
-    // Cancelled or aborted before the handover: withdraw the waiter.
-    if (!waiter.done()) waiter.cancel();
-  });
-  onDropped(guard, dispose);
-  return guard as FutureLike<Releaser> as unknown as Promise<AsyncDisposable & Disposable>;
+  const waiter = new GuardWaiter(getEventLoop(), target);
+  waiters.push(waiter as FutureLike<unknown> as FutureLike<true>);
+  if (signal !== undefined) onSettle(waiter, linkAbort(waiter, signal));
+  onDropped(waiter, dispose);
+  return waiter;
 }
 
 function dispose(releaser: Releaser): void {

@@ -462,6 +462,30 @@ describe("Lock.guard", () => {
     });
   });
 
+  it("a guard handed the lock and cancelled before it resumed passes the lock on; a woken guard resolves to a releaser", async () => {
+    await virtual(async () => {
+      const lock = new Lock();
+      await lock.acquire();
+      const steps: string[] = [];
+      const a = createTask(async () => {
+        await using _ = await lock.guard();
+        steps.push("a inside");
+      });
+      const b = createTask(async () => {
+        const guard = await lock.guard();
+        steps.push(`b inside, locked ${lock.locked()}`);
+        await guard[Symbol.asyncDispose]();
+      });
+      await ticks();
+      lock.release(); // hands the lock to a's guard
+      a.cancel(); // before a resumed: its await throws, and the lock goes to b
+      expect(await outcome(a)).toBe("CancelledError");
+      await b;
+      expect(steps).toEqual(["b inside, locked true"]);
+      expect(lock.locked()).toBe(false);
+    });
+  });
+
   it("a guard waiting its turn is interrupted by cancelling its task", async () => {
     await virtual(async () => {
       const lock = new Lock();
