@@ -2,7 +2,8 @@ import { CancelledError, InvalidStateError } from "@aiots/core";
 import type { EventLoop, FutureLike } from "@aiots/core";
 import { checkFunction, loopForCurrentCode, taskStorage } from "@aiots/core/internal";
 import { debugTracker } from "./debug.js";
-import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, enqueueReaction, giveBack } from "./reaction.js";
+import { captureResolvers, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
+import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, enqueueReaction } from "./reaction.js";
 import type { AwaitTracker, Fireable, State } from "./reaction.js";
 
 export type { AwaitTracker } from "./reaction.js";
@@ -11,27 +12,6 @@ const STATE_NAMES = ["pending", "finished", "finished", "cancelled"] as const;
 
 /** Stored loosely (`never` parameter) so that `Future<T>` stays covariant in `T`. */
 type DoneCallback = (future: never) => void;
-
-const nativeThen = Promise.prototype.then;
-const ignore = (): void => {};
-
-// One executor for every future instead of a closure each: it leaves the resolving
-// function here and the constructor takes it at once.
-let capturedResolve: ((value: unknown) => void) | undefined;
-let capturedReject: ((error: unknown) => void) | undefined;
-function captureResolvers(resolve: (value: never) => void, reject: (error: unknown) => void): void {
-  capturedResolve = resolve as (value: unknown) => void;
-  capturedReject = reject;
-}
-
-/**
- * Whether `value` can fulfil the native promise inside a future as it is: anything but a
- * thenable, which a promise would adopt (calling its `then`) instead of holding.
- */
-function isPlainValue(value: unknown): boolean {
-  if (value === null || (typeof value !== "object" && typeof value !== "function")) return true;
-  return typeof (value as { then?: unknown }).then !== "function";
-}
 
 /**
  * A value that will be there later, settled by hand (asyncio's `Future`).
@@ -100,11 +80,9 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       throw new TypeError(`Future loop must be an EventLoop, got ${loop === null ? "null" : typeof loop}`);
     }
     super(captureResolvers);
+    takeResolvers(this);
     const prototype = new.target.prototype as object;
-    if (prototype !== Future.prototype && !hooked.has(prototype)) installAwaitHook(prototype);
-    this._native = capturedResolve;
-    this._nativeReject = capturedReject;
-    capturedResolve = capturedReject = undefined;
+    if (prototype !== Future.prototype) ensureAwaitHook(prototype);
     this._loop = loop;
   }
 
@@ -156,7 +134,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     if (this._state !== PENDING) throw new InvalidStateError(`invalid state: ${STATE_NAMES[this._state]}`);
     this._state = RESOLVED;
     this._result = value;
-    if (this._nativeWaiter === undefined) this._settleNativeIdle();
+    if (this._nativeWaiter === undefined) settleNativeIdle(this);
     if (this._onSettle !== undefined) this._runSettleHook();
     if (this._reactions !== undefined) this._queueReactions();
     if (this._callbacks !== undefined) this._scheduleCallbacks();
@@ -293,83 +271,9 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     else enqueueReaction(list);
   }
 
-
-  /**
-   * @internal Runs as the native awaiter's reaction (from the batch, or at once outside
-   * tasks): settles the native promise as the future settled. If the awaiting task was
-   * cancelled after the future was done but before its code resumed, its await throws
-   * `CancelledError` instead, as with `Reaction`.
-   */
+  /** @internal The native awaiter's reaction (see `fireNative`). */
   _fire(): void {
-    const waiter = this._nativeWaiter;
-    this._nativeWaiter = undefined;
-    const state = this._state;
-    if (state === RESOLVED) {
-      const late = waiter === null || waiter === undefined ? undefined : waiter._takeLateCancel(this);
-      if (late === undefined) {
-        const resolve = this._native!;
-        this._native = null;
-        this._nativeReject = undefined;
-        resolve(this._result);
-        return;
-      }
-      const dropped = this._onDropped;
-      if (dropped !== undefined) {
-        this._onDropped = undefined;
-        giveBack(this, dropped as (value: unknown) => void, this._result);
-      }
-      this._rejectNative(late);
-      return;
-    }
-    let error: unknown;
-    if (state === REJECTED) {
-      this._markRetrieved();
-      error = this._result;
-    } else error = this._makeCancelledError();
-    if (waiter !== null && waiter !== undefined) error = waiter._takeLateCancel(this) ?? error;
-    this._rejectNative(error);
-  }
-
-  /** @internal Rejects the native promise, marked as handled (its awaiter may have been `Promise.all`, which uses `then`). */
-  _rejectNative(error: unknown): void {
-    const reject = this._nativeReject!;
-    this._native = this._nativeReject = undefined;
-    reject(error);
-    nativeThen.call(this, undefined, ignore);
-  }
-
-  /** @internal Settled with nobody awaiting the native promise: let it hold a plain result. */
-  _settleNativeIdle(): void {
-    const resolve = this._native;
-    if (resolve === undefined || resolve === null) return;
-    this._nativeReject = undefined;
-    if (isPlainValue(this._result)) {
-      this._native = null;
-      resolve(this._result);
-    } else this._native = undefined;
-  }
-
-  /**
-   * @internal The engine reads `constructor` when an `await` (or `Promise.resolve`,
-   * `Promise.all`, ...) takes up a future; answering `Promise` lets it use the future as the
-   * native promise it is, with no `then` call and no extra turns. A pending future is
-   * tracked here for the current task, as `then` would; one such awaiter per future, the
-   * others go through `then`.
-   */
-  _hookAwait(): boolean {
-    if (this._state !== PENDING) return this._native === null;
-    const task = taskStorage.getStore() as AwaitTracker | undefined;
-    if (task !== undefined && (task._awaitStarted(this as never) !== undefined || this._state !== PENDING)) {
-      // Refused (a task awaiting itself), or cancelled by a cancel pending on the task: `then` reports it.
-      return false;
-    }
-    if (this._nativeWaiter !== undefined) return false;
-    this._nativeWaiter = task ?? null;
-    const list = this._reactions;
-    if (list === undefined) this._reactions = this;
-    else if (Array.isArray(list)) list.push(this);
-    else this._reactions = [list, this];
-    return true;
+    fireNative(this);
   }
 
   /** @internal */
@@ -418,25 +322,6 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
 Object.defineProperty(Future, Symbol.species, { configurable: true, get: () => Promise });
 Object.defineProperty(Future.prototype, Symbol.toStringTag, { configurable: true, get: () => "Future" });
 
-/**
- * Makes `constructor` of a Future class's prototype the await hook (see `_hookAwait`): it
- * reads `Promise` when the engine may await the future as a native promise, else the class
- * itself. Done once per class, by the first constructor call of a subclass.
- */
-function installAwaitHook(prototype: object): void {
-  const own = (prototype as { constructor: unknown }).constructor;
-  Object.defineProperty(prototype, "constructor", {
-    configurable: true,
-    get(this: Future<unknown>): unknown {
-      const native = this._native;
-      if (native === null) return Promise;
-      if (native === undefined) return own;
-      return this._hookAwait() ? Promise : own;
-    },
-  });
-  hooked.add(prototype);
-}
-const hooked = new WeakSet<object>();
 installAwaitHook(Future.prototype);
 
 /** A short text for a value in `toString` output. */

@@ -1,0 +1,158 @@
+import type { CancelledError, EventLoop } from "@aiots/core";
+import { taskStorage } from "@aiots/core/internal";
+import { PENDING, REJECTED, RESOLVED, giveBack } from "./reaction.js";
+import type { AwaitTracker, Fireable, State } from "./reaction.js";
+
+/*
+ * The native promise inside every Future. A Future is a promise subclass; the engine awaits
+ * it directly (one turn, no `then` call) when reading its `constructor` gives `Promise`.
+ * That read is the await hook: it runs in the awaiting code's context, so the current task
+ * records the await there, as `then` would. The native promise is settled from here: at
+ * once when nothing can cancel its awaiter in between, else one microtask after the future
+ * settles (from the reaction batch), once it is known whether the awaiting task was
+ * cancelled meanwhile, which makes the await throw `CancelledError` instead (asyncio's rule).
+ */
+
+export const nativeThen = Promise.prototype.then;
+const ignore = (): void => {};
+
+/** What the native side reads and writes on a future. */
+export interface NativeFuture extends Fireable {
+  _state: State;
+  _result: unknown;
+  _native: ((value: unknown) => void) | null | undefined;
+  _nativeReject: ((error: unknown) => void) | undefined;
+  _nativeWaiter: AwaitTracker | null | undefined;
+  _reactions: Fireable | Fireable[] | undefined;
+  _onDropped: ((value: never) => void) | undefined;
+  _markRetrieved(): void;
+  _makeCancelledError(): CancelledError;
+  getLoop(): EventLoop;
+}
+
+// One executor for every future instead of a closure each: it leaves the resolving
+// functions here and the constructor takes them at once (`takeResolvers`).
+let capturedResolve: ((value: unknown) => void) | undefined;
+let capturedReject: ((error: unknown) => void) | undefined;
+
+export function captureResolvers(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve as (value: unknown) => void;
+  capturedReject = reject;
+}
+
+export function takeResolvers(future: NativeFuture): void {
+  future._native = capturedResolve;
+  future._nativeReject = capturedReject;
+  capturedResolve = capturedReject = undefined;
+}
+
+/**
+ * Whether `value` can fulfil the native promise as it is: anything but a thenable, which a
+ * promise would adopt (calling its `then`) instead of holding.
+ */
+function isPlainValue(value: unknown): boolean {
+  if (value === null || (typeof value !== "object" && typeof value !== "function")) return true;
+  return typeof (value as { then?: unknown }).then !== "function";
+}
+
+/**
+ * The native awaiter's reaction (from the batch, or at once outside tasks): settles the
+ * native promise as the future settled. If the awaiting task was cancelled after the
+ * future was done but before its code resumed, its await throws `CancelledError` instead,
+ * and what the future handed over is given back (`_onDropped`), as with a `Reaction`.
+ */
+export function fireNative(future: NativeFuture): void {
+  const waiter = future._nativeWaiter;
+  future._nativeWaiter = undefined;
+  const state = future._state;
+  if (state === RESOLVED) {
+    const late = waiter === null || waiter === undefined ? undefined : waiter._takeLateCancel(future);
+    if (late === undefined) {
+      const resolve = future._native!;
+      future._native = null;
+      future._nativeReject = undefined;
+      resolve(future._result);
+      return;
+    }
+    const dropped = future._onDropped;
+    if (dropped !== undefined) {
+      future._onDropped = undefined;
+      giveBack(future, dropped as (value: unknown) => void, future._result);
+    }
+    rejectNative(future, late);
+    return;
+  }
+  let error: unknown;
+  if (state === REJECTED) {
+    future._markRetrieved();
+    error = future._result;
+  } else error = future._makeCancelledError();
+  if (waiter !== null && waiter !== undefined) error = waiter._takeLateCancel(future) ?? error;
+  rejectNative(future, error);
+}
+
+/** Rejects the native promise, marked as handled (its awaiter may have been `Promise.all`, which uses `then`). */
+function rejectNative(future: NativeFuture, error: unknown): void {
+  const reject = future._nativeReject!;
+  future._native = future._nativeReject = undefined;
+  reject(error);
+  nativeThen.call(future, undefined, ignore);
+}
+
+/** Resolved with nobody awaiting the native promise: let it hold a plain result. */
+export function settleNativeIdle(future: NativeFuture): void {
+  const resolve = future._native;
+  if (resolve === undefined || resolve === null) return;
+  future._nativeReject = undefined;
+  if (isPlainValue(future._result)) {
+    future._native = null;
+    resolve(future._result);
+  } else future._native = undefined;
+}
+
+/**
+ * The engine reads `constructor` when an `await` (or `Promise.resolve`, `Promise.all`, ...)
+ * takes up a pending future: true lets it use the future as the native promise it is. The
+ * future is tracked here for the current task, as `then` would track it; one such awaiter
+ * per future, the others go through `then`.
+ */
+function hookAwait(future: NativeFuture): boolean {
+  if (future._state !== PENDING) return future._native === null;
+  const task = taskStorage.getStore() as AwaitTracker | undefined;
+  if (task !== undefined && (task._awaitStarted(future as never) !== undefined || future._state !== PENDING)) {
+    // Refused (a task awaiting itself), or cancelled by a cancel pending on the task: `then` reports it.
+    return false;
+  }
+  if (future._nativeWaiter !== undefined) return false;
+  future._nativeWaiter = task ?? null;
+  const list = future._reactions;
+  if (list === undefined) future._reactions = future;
+  else if (Array.isArray(list)) list.push(future);
+  else future._reactions = [list, future];
+  return true;
+}
+
+const hooked = new WeakSet<object>();
+
+/**
+ * Makes `constructor` of a Future class's prototype the await hook: it reads `Promise`
+ * when the engine may await the future as a native promise, else the class itself.
+ */
+export function installAwaitHook(prototype: object): void {
+  const own = (prototype as { constructor: unknown }).constructor;
+  Object.defineProperty(prototype, "constructor", {
+    configurable: true,
+    get(this: NativeFuture): unknown {
+      const native = this._native;
+      if (native === null) return Promise;
+      if (native === undefined) return own;
+      return hookAwait(this) ? Promise : own;
+    },
+  });
+  hooked.add(prototype);
+}
+
+/** Installs the hook on a subclass's prototype, the first time one of its futures is made. */
+export function ensureAwaitHook(prototype: object): void {
+  if (!hooked.has(prototype)) installAwaitHook(prototype);
+}

@@ -1,0 +1,60 @@
+import { taskStorage } from "@aiots/core/internal";
+import type { TaskFunction, TaskOptions } from "@aiots/core";
+import { Future } from "./future.js";
+import type { Task } from "./task.js";
+
+/* How a task starts: its options checked, its function run in its context, and the outcome
+ * of that function collected. */
+
+/**
+ * Checks `createTask`'s options before anything is made, so that a bad call throws at the
+ * call and leaves no half-built task behind (a wrong `eagerStart` would otherwise read as false).
+ */
+export function checkTaskOptions(options: TaskOptions | undefined): void {
+  if (options === undefined || options === null) return;
+  if (typeof options !== "object") throw new TypeError(`task options must be an object, got ${typeof options}`);
+  const { name, eagerStart } = options;
+  if (name !== undefined && typeof name !== "string") throw new TypeError(`task name must be a string, got ${typeof name}`);
+  if (eagerStart !== undefined && typeof eagerStart !== "boolean") {
+    throw new TypeError(`task option eagerStart must be a boolean, got ${typeof eagerStart}`);
+  }
+}
+
+export function reasonMessage(reason: unknown): string | undefined {
+  if (reason instanceof Error) return reason.message;
+  return reason === undefined ? undefined : String(reason);
+}
+
+/** Runs inside `taskStorage.run`, so a thenable result's `then` sees the task as current. */
+export function runFunction<T>(task: Task<T>, fn: TaskFunction<T>): void {
+  let result: T | PromiseLike<T>;
+  try {
+    result = fn();
+  } catch (error) {
+    task._onRejected(error);
+    return;
+  }
+  if (result instanceof Promise && !(result instanceof Future)) {
+    // The usual case, an async function. The reactions are shared functions, not closures:
+    // they run in the context `then` was called in, this task's, so the store is the task.
+    result.then(settleFulfilled, settleRejected);
+  } else if (result !== null && (typeof result === "object" || typeof result === "function") && typeof (result as PromiseLike<T>).then === "function") {
+    // A Future (or other thenable) returned as it is: its `then` must be called now, in
+    // the task's context, so the task tracks it from this moment (an `await` would call it
+    // one turn later, after a hand-over and a cancel could both have happened).
+    (result as PromiseLike<T>).then(
+      (value) => task._onFulfilled(value),
+      (error: unknown) => task._onRejected(error),
+    );
+  } else {
+    task._onFulfilled(result as T);
+  }
+}
+
+function settleFulfilled(value: unknown): void {
+  (taskStorage.getStore() as Task<unknown>)._onFulfilled(value);
+}
+
+function settleRejected(error: unknown): void {
+  (taskStorage.getStore() as Task<unknown>)._onRejected(error);
+}
