@@ -2,6 +2,7 @@
 import type { Handle, WaitOptions } from "@aiots/core";
 import { checkTime, checkWaitOptions, linkAbort, loopForCurrentCode, onSettle } from "@aiots/core/internal";
 import { Future } from "./future.js";
+import { callSoonOne } from "./schedule.js";
 
 /**
  * A future that resolves to `value` after `ms` milliseconds (asyncio's `sleep`). `sleep(0)`
@@ -34,7 +35,7 @@ export function sleep<T>(ms: number, value?: T, options?: WaitOptions): Future<T
     handle =
       value === undefined
         ? ms <= 0
-          ? loop.callSoon(wakeEmpty, future as Future<unknown>)
+          ? callSoonOne(loop, wakeEmpty, future as Future<unknown>)
           : loop.callLater(ms, wakeEmpty, future as Future<unknown>)
         : ms <= 0
           ? loop.callSoon(wake<T>, future, value as T)

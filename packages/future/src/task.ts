@@ -4,6 +4,7 @@ import { checkFunction, loopForCurrentCode, taskStorage } from "@aiots/core/inte
 import { debugTracker } from "./debug.js";
 import { Future, preview } from "./future.js";
 import { registerTask, unregisterTask } from "./registry.js";
+import { callSoonOne } from "./schedule.js";
 import { checkTaskOptions, reasonMessage, runFunction } from "./task-start.js";
 
 let taskCounter = 0;
@@ -84,7 +85,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     registerTask(this);
     if (debugTracker.enabled && loop.getDebug()) debugTracker.watchPendingTask(this);
     if (options?.eagerStart === true) this._step();
-    else loop.callSoon(stepTask, this);
+    else callSoonOne(loop, stepTask, this as Task<unknown>);
   }
 
   getName(): string {

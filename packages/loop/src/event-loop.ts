@@ -9,7 +9,7 @@ import type {
 import { checkFunction, checkTime, debugSwitch, enterCallbackLoop, outsideTasks } from "@aiots/core/internal";
 import { Future, Task, ensureFuture } from "@aiots/future";
 import { dispatchException, printException } from "./exceptions.js";
-import { CallbackHandle, TimerCallbackHandle } from "./handle.js";
+import { CallbackHandle, ONE_ARG, TimerCallbackHandle } from "./handle.js";
 import type { HandleOwner } from "./handle.js";
 import { TimerHeap } from "./timer-heap.js";
 
@@ -79,7 +79,21 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   callSoon<A extends unknown[]>(cb: (...args: A) => unknown, ...args: A): CallbackHandle {
     checkFunction(cb, "callSoon callback");
     if (this._closed) throw new Error("Event loop is closed");
-    const handle = new CallbackHandle(cb as Callback, args.length > 0 ? args : undefined);
+    const n = args.length;
+    return this._pushReady(new CallbackHandle(cb as Callback, n === 0 ? undefined : n === 1 ? ONE_ARG : args, n === 1 ? args[0] : undefined));
+  }
+
+  /**
+   * @internal `callSoon(cb, arg)` without the arguments array: how a task schedules its
+   * step and `sleep(0)` its wake-up.
+   */
+  _callSoonOne<A>(cb: (arg: A) => unknown, arg: A): CallbackHandle {
+    if (this._closed) throw new Error("Event loop is closed");
+    return this._pushReady(new CallbackHandle(cb as Callback, ONE_ARG, arg));
+  }
+
+  /** @internal */
+  _pushReady(handle: CallbackHandle): CallbackHandle {
     this._ready.push(handle);
     if (!this._iterationScheduled && !this._inIteration) this._scheduleIteration();
     return handle;
@@ -217,7 +231,8 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   /** @internal */
   _addTimer(when: number, cb: Callback, args: unknown[]): TimerCallbackHandle {
     if (this._closed) throw new Error("Event loop is closed");
-    const handle = new TimerCallbackHandle(when, this._timerSeq++, cb, args.length > 0 ? args : undefined, this);
+    const n = args.length;
+    const handle = new TimerCallbackHandle(when, this._timerSeq++, cb, n === 0 ? undefined : n === 1 ? ONE_ARG : args, this, n === 1 ? args[0] : undefined);
     this._timers.push(handle);
     if (!this._inIteration && when < this._hostTimerWhen) this._armTimer();
     return handle;
@@ -306,6 +321,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     const start = this._debug ? performance.now() : 0;
     try {
       if (args === undefined) (cb as () => unknown)();
+      else if (args === ONE_ARG) (cb as (a: unknown) => unknown)(handle._arg);
       else (cb as (...a: unknown[]) => unknown)(...args);
     } catch (error) {
       this.callExceptionHandler({ message: `Exception in callback ${handle._describe()}`, exception: error, handle });

@@ -1,5 +1,11 @@
 import type { Handle, TimerHandle } from "@aiots/core";
 
+/**
+ * `_args` of a handle whose callback takes one argument, kept in `_arg`: the common case
+ * (a task's step, a sleep's wake-up) then needs no array.
+ */
+export const ONE_ARG: unknown[] = [];
+
 /** What a handle needs from its loop. */
 export interface HandleOwner {
   /** @internal */
@@ -13,13 +19,16 @@ export interface HandleOwner {
  */
 export class CallbackHandle implements Handle {
   /** @internal */ _callback: ((...args: never[]) => unknown) | undefined;
-  /** @internal */ _args: unknown[] | undefined;
+  /** @internal The arguments: none (`undefined`), one (`ONE_ARG`, the argument in `_arg`), or an array. */
+  _args: unknown[] | undefined;
+  /** @internal */ _arg: unknown;
   /** @internal */ _cancelled = false;
 
   /** @internal */
-  constructor(callback: (...args: never[]) => unknown, args: unknown[] | undefined) {
+  constructor(callback: (...args: never[]) => unknown, args: unknown[] | undefined, arg?: unknown) {
     this._callback = callback;
     this._args = args;
+    this._arg = arg;
   }
 
   cancel(): void {
@@ -27,7 +36,7 @@ export class CallbackHandle implements Handle {
     this._cancelled = true;
     // Let go of what the callback holds: a cancelled timeout must not pin its closure.
     this._callback = undefined;
-    this._args = undefined;
+    this._args = this._arg = undefined;
   }
 
   cancelled(): boolean {
@@ -61,8 +70,8 @@ export class TimerCallbackHandle extends CallbackHandle implements TimerHandle {
   /** @internal */ _owner: HandleOwner | undefined;
 
   /** @internal */
-  constructor(when: number, seq: number, callback: (...args: never[]) => unknown, args: unknown[] | undefined, owner: HandleOwner) {
-    super(callback, args);
+  constructor(when: number, seq: number, callback: (...args: never[]) => unknown, args: unknown[] | undefined, owner: HandleOwner, arg?: unknown) {
+    super(callback, args, arg);
     this._when = when;
     this._seq = seq;
     this._owner = owner;
