@@ -28,7 +28,7 @@ export function enqueue<T>(waiters: WaiterQueue<T>, signal: AbortSignal | undefi
 
 /**
  * A contended acquire or wait: appends a waiter and hands the caller the waiter future
- * itself (a Future is structurally a Promise), so the caller's own `await` is the one the
+ * itself (a Future is a Promise), so the caller's own `await` is the one the
  * task tracks. Cancelling the task while the waiter is pending cancels it (it leaves the
  * queue, nothing consumed). If the task is cancelled after the waiter was woken but before
  * its code resumed, the `await` throws `CancelledError` as in asyncio, and the kernel calls
