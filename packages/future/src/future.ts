@@ -2,8 +2,8 @@ import { CancelledError, InvalidStateError } from "@aiots/core";
 import type { EventLoop, FutureLike } from "@aiots/core";
 import { checkFunction, loopForCurrentCode, taskStorage } from "@aiots/core/internal";
 import { debugTracker } from "./debug.js";
-import { captureResolvers, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
-import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, enqueueReaction } from "./reaction.js";
+import { ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
+import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, addReaction, captureResolvers, enqueueReaction } from "./reaction.js";
 import type { AwaitTracker, Fireable, State } from "./reaction.js";
 
 export type { AwaitTracker } from "./reaction.js";
@@ -239,10 +239,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       enqueueReaction(reaction);
       return reaction as unknown as Promise<R1 | R2>;
     }
-    const list = this._reactions;
-    if (list === undefined) this._reactions = reaction;
-    else if (Array.isArray(list)) list.push(reaction);
-    else this._reactions = [list, reaction];
+    addReaction(this, reaction);
     return reaction as unknown as Promise<R1 | R2>;
   }
 

@@ -1,7 +1,6 @@
-import type { CancelledError, EventLoop } from "@aiots/core";
 import { taskStorage } from "@aiots/core/internal";
-import { PENDING, REJECTED, RESOLVED, giveBack } from "./reaction.js";
-import type { AwaitTracker, Fireable, State } from "./reaction.js";
+import { PENDING, addReaction, captured, outcomeFailed, outcomeOf } from "./reaction.js";
+import type { AwaitTracker, Fireable, ReactionSource } from "./reaction.js";
 
 /*
  * The native promise inside every Future. A Future is a promise subclass; the engine awaits
@@ -17,33 +16,18 @@ export const nativeThen = Promise.prototype.then;
 const ignore = (): void => {};
 
 /** What the native side reads and writes on a future. */
-export interface NativeFuture extends Fireable {
-  _state: State;
-  _result: unknown;
+export interface NativeFuture extends ReactionSource, Fireable {
   _native: ((value: unknown) => void) | null | undefined;
   _nativeReject: ((error: unknown) => void) | undefined;
   _nativeWaiter: AwaitTracker | null | undefined;
   _reactions: Fireable | Fireable[] | undefined;
-  _onDropped: ((value: never) => void) | undefined;
-  _markRetrieved(): void;
-  _makeCancelledError(): CancelledError;
-  getLoop(): EventLoop;
 }
 
-// One executor for every future instead of a closure each: it leaves the resolving
-// functions here and the constructor takes them at once (`takeResolvers`).
-let capturedResolve: ((value: unknown) => void) | undefined;
-let capturedReject: ((error: unknown) => void) | undefined;
-
-export function captureResolvers(resolve: (value: never) => void, reject: (error: unknown) => void): void {
-  capturedResolve = resolve as (value: unknown) => void;
-  capturedReject = reject;
-}
-
+/** Takes the resolving functions `captureResolvers` left for the future just constructed. */
 export function takeResolvers(future: NativeFuture): void {
-  future._native = capturedResolve;
-  future._nativeReject = capturedReject;
-  capturedResolve = capturedReject = undefined;
+  future._native = captured.resolve;
+  future._nativeReject = captured.reject;
+  captured.resolve = captured.reject = undefined;
 }
 
 /**
@@ -64,31 +48,15 @@ function isPlainValue(value: unknown): boolean {
 export function fireNative(future: NativeFuture): void {
   const waiter = future._nativeWaiter;
   future._nativeWaiter = undefined;
-  const state = future._state;
-  if (state === RESOLVED) {
-    const late = waiter === null || waiter === undefined ? undefined : waiter._takeLateCancel(future);
-    if (late === undefined) {
-      const resolve = future._native!;
-      future._native = null;
-      future._nativeReject = undefined;
-      resolve(future._result);
-      return;
-    }
-    const dropped = future._onDropped;
-    if (dropped !== undefined) {
-      future._onDropped = undefined;
-      giveBack(future, dropped as (value: unknown) => void, future._result);
-    }
-    rejectNative(future, late);
+  const outcome = outcomeOf(future, waiter);
+  if (outcomeFailed) {
+    rejectNative(future, outcome);
     return;
   }
-  let error: unknown;
-  if (state === REJECTED) {
-    future._markRetrieved();
-    error = future._result;
-  } else error = future._makeCancelledError();
-  if (waiter !== null && waiter !== undefined) error = waiter._takeLateCancel(future) ?? error;
-  rejectNative(future, error);
+  const resolve = future._native!;
+  future._native = null;
+  future._nativeReject = undefined;
+  resolve(outcome);
 }
 
 /** Rejects the native promise, marked as handled (its awaiter may have been `Promise.all`, which uses `then`). */
@@ -125,10 +93,7 @@ function hookAwait(future: NativeFuture): boolean {
   }
   if (future._nativeWaiter !== undefined) return false;
   future._nativeWaiter = task ?? null;
-  const list = future._reactions;
-  if (list === undefined) future._reactions = future;
-  else if (Array.isArray(list)) list.push(future);
-  else future._reactions = [list, future];
+  addReaction(future, future);
   return true;
 }
 

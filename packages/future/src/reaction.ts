@@ -36,13 +36,26 @@ const WAITING = 0;
 const FULFILLED = 1;
 const FAILED = 2;
 
-// One executor for every materialised promise, instead of a closure each: it leaves the
-// resolving functions here, and the caller takes them at once.
-let capturedResolve: ((value: unknown) => void) | undefined;
-let capturedReject: ((error: unknown) => void) | undefined;
-function captureResolvers(resolve: (value: never) => void, reject: (error: unknown) => void): void {
-  capturedResolve = resolve as (value: unknown) => void;
-  capturedReject = reject;
+/**
+ * One executor for every promise aiots makes (a Future, a materialised reaction), instead
+ * of a closure each: it leaves the resolving functions in `captured`, and the code that
+ * made the promise takes them at once.
+ */
+export const captured: { resolve: ((value: unknown) => void) | undefined; reject: ((error: unknown) => void) | undefined } = {
+  resolve: undefined,
+  reject: undefined,
+};
+export function captureResolvers(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  captured.resolve = resolve as (value: unknown) => void;
+  captured.reject = reject;
+}
+
+/** Adds `reaction` to what a pending future runs when it settles (one, or a list, in order). */
+export function addReaction(future: { _reactions: Fireable | Fireable[] | undefined }, reaction: Fireable): void {
+  const list = future._reactions;
+  if (list === undefined) future._reactions = reaction;
+  else if (Array.isArray(list)) list.push(reaction);
+  else future._reactions = [list, reaction];
 }
 
 /**
@@ -87,26 +100,8 @@ export class Reaction<T, R> implements PromiseLike<R> {
     const onFulfilled = this._onFulfilled;
     const onRejected = this._onRejected;
     this._source = this._task = this._onFulfilled = this._onRejected = undefined;
-    const state = source._state;
-    let failed = state !== RESOLVED;
-    let outcome: unknown;
-    if (!failed) outcome = source._result;
-    else if (state === REJECTED) {
-      source._markRetrieved();
-      outcome = source._result;
-    } else outcome = source._makeCancelledError();
-    if (task !== undefined) {
-      const late = task._takeLateCancel(source);
-      if (late !== undefined) {
-        const dropped = source._onDropped;
-        if (!failed && dropped !== undefined) {
-          source._onDropped = undefined;
-          giveBack(source, dropped as (value: unknown) => void, outcome);
-        }
-        failed = true;
-        outcome = late;
-      }
-    }
+    const outcome = outcomeOf(source, task);
+    const failed = outcomeFailed;
     const handler = failed ? onRejected : onFulfilled;
     if (typeof handler !== "function") {
       this._settle(failed ? FAILED : FULFILLED, outcome);
@@ -145,9 +140,9 @@ export class Reaction<T, R> implements PromiseLike<R> {
     if (promise === undefined) {
       if (this._state === WAITING) {
         promise = new Promise<R>(captureResolvers);
-        this._resolve = capturedResolve;
-        this._reject = capturedReject;
-        capturedResolve = capturedReject = undefined;
+        this._resolve = captured.resolve;
+        this._reject = captured.reject;
+        captured.resolve = captured.reject = undefined;
       } else if (this._state === FULFILLED) {
         promise = Promise.resolve(this._value as R);
       } else {
@@ -178,8 +173,43 @@ export class Reaction<T, R> implements PromiseLike<R> {
   }
 }
 
+/** Whether the last `outcomeOf` is an error (read at once, right after the call). */
+export let outcomeFailed = false;
+
+/**
+ * What settled `source` delivers to one awaiter, of `task` if it is a task's: its result,
+ * or its error (`outcomeFailed`). If the task was cancelled after the future was done but
+ * before its code resumed, the await gets that `CancelledError` instead, and a result
+ * handed over through the future is given back (`_onDropped`). Shared by `Reaction` and
+ * the native awaiter.
+ */
+export function outcomeOf(source: ReactionSource, task: AwaitTracker | null | undefined): unknown {
+  const state = source._state;
+  let failed = state !== RESOLVED;
+  let outcome: unknown;
+  if (!failed) outcome = source._result;
+  else if (state === REJECTED) {
+    source._markRetrieved();
+    outcome = source._result;
+  } else outcome = source._makeCancelledError();
+  if (task !== undefined && task !== null) {
+    const late = task._takeLateCancel(source);
+    if (late !== undefined) {
+      const dropped = source._onDropped;
+      if (!failed && dropped !== undefined) {
+        source._onDropped = undefined;
+        giveBack(source, dropped as (value: unknown) => void, outcome);
+      }
+      failed = true;
+      outcome = late;
+    }
+  }
+  outcomeFailed = failed;
+  return outcome;
+}
+
 /** A primitive's give-back must not break the other reactions of the batch. */
-export function giveBack(source: ReactionSource, dropped: (value: unknown) => void, value: unknown): void {
+function giveBack(source: ReactionSource, dropped: (value: unknown) => void, value: unknown): void {
   try {
     dropped(value);
   } catch (error) {
