@@ -1,14 +1,18 @@
 import type { FutureLike } from "./interfaces.js";
+import { onSettle } from "./waiters.js";
 
 /**
  * Lets an `AbortSignal` withdraw one wait: when it aborts, the pending waiter `future` is
- * rejected with the signal's `reason`. Returns the function that removes the listener;
- * call it once the wait settles, however it settles (internal, for waiting primitives).
+ * rejected with the signal's `reason`. The listener is removed as soon as the future
+ * settles, however it settles (internal, for waiting primitives). Returns the function
+ * that removes it earlier.
  */
 export function linkAbort(future: FutureLike<unknown>, signal: AbortSignal): () => void {
   const onAbort = () => {
     if (!future.done()) future.setException(signal.reason);
   };
   signal.addEventListener("abort", onAbort, { once: true });
-  return () => signal.removeEventListener("abort", onAbort);
+  const unlink = () => signal.removeEventListener("abort", onAbort);
+  onSettle(future, unlink);
+  return unlink;
 }

@@ -37,13 +37,18 @@ export function checkInteger(value: unknown, what: string, min: number): asserts
 }
 
 /** Checks the `{ signal }` options argument of a waiting method. */
-export function checkWaitOptions(options: unknown, what: string): AbortSignal | undefined {
+export function checkWaitOptions(options: unknown, what: string, method?: string): AbortSignal | undefined {
   if (options === undefined || options === null) return undefined;
-  if (typeof options !== "object") throw new TypeError(`${what} options must be an object, got ${describe(options)}`);
+  // (`what.method`, joined only for the message: the check runs on every wait.)
+  if (typeof options !== "object") throw new TypeError(`${label(what, method)} options must be an object, got ${describe(options)}`);
   const signal = (options as { signal?: unknown }).signal;
   if (signal === undefined || signal === null) return undefined;
   if (typeof signal !== "object" || typeof (signal as AbortSignal).addEventListener !== "function" || !("aborted" in signal)) {
-    throw new TypeError(`${what} options.signal must be an AbortSignal, got ${describe(signal)}`);
+    throw new TypeError(`${label(what, method)} options.signal must be an AbortSignal, got ${describe(signal)}`);
   }
   return signal as AbortSignal;
+}
+
+function label(what: string, method: string | undefined): string {
+  return method === undefined ? what : `${what}.${method}`;
 }

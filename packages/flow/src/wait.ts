@@ -73,11 +73,10 @@ export function wait<T>(aws: Iterable<AwaitableLike<T>>, options?: WaitFlowOptio
   };
   for (const f of unique) f.addDoneCallback(onCompletion);
   const handle = timeout === null || timeout === undefined || timeout === Infinity ? undefined : loop.callLater(timeout, finish);
-  const unlink = signal === undefined ? undefined : linkAbort(outer, signal);
-  // However the wait ends (result, cancel, abort), it leaves no callback or timer behind.
+  if (signal !== undefined) linkAbort(outer, signal);
+  // However the wait ends (result, cancel, abort), it leaves no callback, timer or listener behind.
   onSettle(outer, () => {
     handle?.cancel();
-    unlink?.();
     for (const f of unique) f.removeDoneCallback(onCompletion);
   });
   return outer;

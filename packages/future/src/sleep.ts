@@ -44,13 +44,10 @@ export function sleep<T>(ms: number, value?: T, options?: WaitOptions): Future<T
     future._onCancel = handle;
   }
   if (signal !== undefined) {
-    // An abort rejects the sleep; once it settles, however it settles, the listener goes,
-    // and the timer with it (a no-op for a timer that already fired).
-    const unlink = linkAbort(future, signal);
-    onSettle(future, () => {
-      unlink();
-      handle?.cancel();
-    });
+    // An abort rejects the sleep; once it settles, however it settles, the listener goes
+    // (linkAbort), and the timer with it (a no-op for a timer that already fired).
+    linkAbort(future, signal);
+    if (handle !== undefined) onSettle(future, () => handle.cancel());
   }
   return future;
 }

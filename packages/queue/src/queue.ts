@@ -1,6 +1,6 @@
 import { InvalidStateError, QueueEmpty, QueueFull, QueueShutDown } from "@aiots/core";
 import type { WaitOptions } from "@aiots/core";
-import { checkWaitOptions, linkAbort, onSettle } from "@aiots/core/internal";
+import { checkWaitOptions, linkAbort } from "@aiots/core/internal";
 // getEventLoop is the running loop or the default one; importing it from @aiots/loop is also
 // what registers the default loop, so a queue works in plain async code with no other import.
 import { getEventLoop } from "@aiots/loop";
@@ -96,7 +96,7 @@ export class Queue<T> extends QueueCore<T> implements AsyncIterable<T> {
    * @throws TypeError at the call for bad options.
    */
   put(item: T, options?: WaitOptions): Promise<void> {
-    const signal = checkWaitOptions(options, `${this[Symbol.toStringTag]}.put`);
+    const signal = checkWaitOptions(options, this[Symbol.toStringTag], "put");
     if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
     if (this._state !== "open") return Promise.reject(new QueueShutDown());
     if (!this.full()) {
@@ -114,7 +114,7 @@ export class Queue<T> extends QueueCore<T> implements AsyncIterable<T> {
       return Promise.reject(error);
     }
     const waiter = this._waitToPut(item);
-    if (signal !== undefined) onSettle(waiter, linkAbort(waiter, signal));
+    if (signal !== undefined) linkAbort(waiter, signal);
     return waiter as unknown as Promise<void>;
   }
 
@@ -145,7 +145,7 @@ export class Queue<T> extends QueueCore<T> implements AsyncIterable<T> {
    * the task tracks, up to the moment its code resumes.
    */
   get(options?: WaitOptions): Promise<T> {
-    const signal = checkWaitOptions(options, `${this[Symbol.toStringTag]}.get`);
+    const signal = checkWaitOptions(options, this[Symbol.toStringTag], "get");
     if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
     if (this._store.length > 0) {
       let item: T;
@@ -158,7 +158,7 @@ export class Queue<T> extends QueueCore<T> implements AsyncIterable<T> {
     }
     if (this._state !== "open") return Promise.reject(new QueueShutDown());
     const waiter = this._waitToGet();
-    if (signal !== undefined) onSettle(waiter, linkAbort(waiter, signal));
+    if (signal !== undefined) linkAbort(waiter, signal);
     return waiter as unknown as Promise<T>;
   }
 
@@ -179,11 +179,11 @@ export class Queue<T> extends QueueCore<T> implements AsyncIterable<T> {
    * unfinished). Cancelling the awaiting task, or aborting `options.signal`, withdraws it.
    */
   join(options?: WaitOptions): Promise<void> {
-    const signal = checkWaitOptions(options, `${this[Symbol.toStringTag]}.join`);
+    const signal = checkWaitOptions(options, this[Symbol.toStringTag], "join");
     if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
     if (this._unfinished === 0) return DONE;
     const joiner = this._joiners.add(getEventLoop());
-    if (signal !== undefined) onSettle(joiner, linkAbort(joiner, signal));
+    if (signal !== undefined) linkAbort(joiner, signal);
     return joiner as unknown as Promise<void>;
   }
 

@@ -1,6 +1,6 @@
 import type { EventLoop, FutureLike } from "@aiots/core";
 import type { WaiterQueue } from "@aiots/core/internal";
-import { linkAbort, onDropped, onSettle } from "@aiots/core/internal";
+import { linkAbort, onDropped } from "@aiots/core/internal";
 import { Future } from "@aiots/future";
 import { getEventLoop } from "@aiots/loop";
 
@@ -71,7 +71,7 @@ class GuardWaiter extends Future<Releaser> {
 export function guardWait(waiters: WaiterQueue<true>, signal: AbortSignal | undefined, target: Releasable): Promise<AsyncDisposable & Disposable> {
   const waiter = new GuardWaiter(getEventLoop(), target);
   waiters.push(waiter as FutureLike<unknown> as FutureLike<true>);
-  if (signal !== undefined) onSettle(waiter, linkAbort(waiter, signal));
+  if (signal !== undefined) linkAbort(waiter, signal);
   onDropped(waiter, dispose);
   return waiter;
 }

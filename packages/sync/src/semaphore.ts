@@ -65,7 +65,7 @@ export class Semaphore {
    * ```
    */
   acquire(options?: WaitOptions): Promise<true> {
-    const signal = checkWaitOptions(options, `${this._name()}.acquire`);
+    const signal = checkWaitOptions(options, this._name(), "acquire");
     if (signal !== undefined && signal.aborted) return aborted(signal);
     if (this._tryAcquire()) return ACQUIRED;
     return waitIn(this._waiters, signal, this._pass);
@@ -104,7 +104,7 @@ export class Semaphore {
    * ```
    */
   guard(options?: WaitOptions): Promise<AsyncDisposable & Disposable> {
-    const signal = checkWaitOptions(options, `${this._name()}.guard`);
+    const signal = checkWaitOptions(options, this._name(), "guard");
     if (signal !== undefined && signal.aborted) return aborted(signal);
     if (this._tryAcquire()) return guardNow(this);
     return guardWait(this._waiters, signal, this);

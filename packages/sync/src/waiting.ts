@@ -1,6 +1,6 @@
 import type { FutureLike } from "@aiots/core";
 import type { WaiterQueue } from "@aiots/core/internal";
-import { linkAbort, onDropped, onSettle } from "@aiots/core/internal";
+import { linkAbort, onDropped } from "@aiots/core/internal";
 import { getEventLoop } from "@aiots/loop";
 
 /**
@@ -22,7 +22,7 @@ export const ACQUIRED: Promise<true> = Promise.resolve(true);
  */
 export function enqueue<T>(waiters: WaiterQueue<T>, signal: AbortSignal | undefined): FutureLike<T> {
   const future = waiters.add(getEventLoop());
-  if (signal !== undefined) onSettle(future, linkAbort(future, signal));
+  if (signal !== undefined) linkAbort(future, signal);
   return future;
 }
 
