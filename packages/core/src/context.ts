@@ -43,9 +43,7 @@ export function currentTaskOrUndefined(): TaskLike<unknown> | undefined {
  * not find it (asyncio's running loop belongs to the code the loop runs).
  */
 export function runningLoopOrUndefined(): EventLoop | undefined {
-  const task = state.tasks.getStore();
-  if (task !== undefined && !task.done()) return task.getLoop();
-  return state.callbackLoop;
+  return currentTaskOrUndefined()?.getLoop() ?? state.callbackLoop;
 }
 
 /**
@@ -69,7 +67,7 @@ export function setDefaultLoopFactory(factory: () => EventLoop): void {
   state.defaultLoopFactory = factory;
 }
 
-/** Runs `fn` with `loop` marked as the loop whose callbacks are running (internal). */
+/** Marks `loop` as the loop whose callbacks are running and returns the one marked before (internal). */
 export function enterCallbackLoop(loop: EventLoop | undefined): EventLoop | undefined {
   const previous = state.callbackLoop;
   state.callbackLoop = loop;

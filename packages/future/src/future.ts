@@ -3,7 +3,8 @@ import type { EventLoop, FutureLike } from "@aiots/core";
 import { checkFunction, loopForCurrentCode, taskStorage } from "@aiots/core/internal";
 import { debugTracker } from "./debug.js";
 import { ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
-import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, addReaction, captureResolvers, enqueueReaction } from "./reaction.js";
+import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, addReaction, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf } from "./reaction.js";
+import { callSoonOne } from "./schedule.js";
 import type { AwaitTracker, Fireable, State } from "./reaction.js";
 
 export type { AwaitTracker } from "./reaction.js";
@@ -184,7 +185,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
   addDoneCallback(cb: (future: this) => void): void {
     checkFunction(cb, "callback");
     if (this._state !== PENDING) {
-      this.getLoop().callSoon(cb, this);
+      callSoonOne(this.getLoop(), cb, this);
       return;
     }
     (this._callbacks ??= []).push(cb as DoneCallback);
@@ -213,12 +214,8 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       // Awaiting a future that is already done does not suspend (as in asyncio): nothing
       // to track, so a native promise does it best (and runs the callbacks in the caller's
       // context, as `then` on a promise would).
-      let settled: Promise<T>;
-      if (this._state === RESOLVED) settled = Promise.resolve(this._result as T);
-      else {
-        if (this._state === REJECTED) this._markRetrieved();
-        settled = Promise.reject(this._state === REJECTED ? this._result : this._makeCancelledError());
-      }
+      const outcome = outcomeOf(this, undefined);
+      const settled = outcomeFailed ? Promise.reject(outcome) : Promise.resolve(outcome as T);
       return settled.then(onFulfilled, onRejected);
     }
     const task = taskStorage.getStore() as AwaitTracker | undefined;
@@ -295,7 +292,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     const callbacks = this._callbacks!;
     this._callbacks = undefined;
     const loop = this.getLoop();
-    for (let i = 0; i < callbacks.length; i++) loop.callSoon(callbacks[i] as (future: this) => void, this);
+    for (let i = 0; i < callbacks.length; i++) callSoonOne(loop, callbacks[i] as (future: this) => void, this);
   }
 
   /** @internal The state word shown by `toString` and `util.inspect`. */

@@ -290,9 +290,8 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       this.cancel(reasonMessage(signal.reason));
     };
     if (signal.aborted) {
-      this._numCancelsRequested++;
-      this._mustCancel = true;
-      this._cancelMessage = reasonMessage(signal.reason);
+      // Nothing awaited yet: the cancel waits for the first step (which then never runs).
+      this.cancel(reasonMessage(signal.reason));
       return;
     }
     this._external = { signal, onAbort };

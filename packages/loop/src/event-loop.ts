@@ -299,16 +299,8 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
 
   /** @internal */
   _collectDueTimers(now: number): void {
-    const heap = this._timers;
-    while (heap.size > 0) {
-      const top = heap.peek()!;
-      if (top._cancelled) {
-        heap.pop();
-        this._cancelledTimers--;
-        continue;
-      }
-      if (top._when > now) break;
-      heap.pop();
+    for (let top = this._nextTimer(); top !== undefined && top._when <= now; top = this._nextTimer()) {
+      this._timers.pop();
       top._owner = undefined;
       this._ready.push(top);
     }

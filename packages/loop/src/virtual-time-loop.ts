@@ -71,7 +71,7 @@ export class VirtualTimeLoop extends EventLoop {
       const next = this._nextTimer();
       if (next === undefined || next._when > target) break;
       if (next._when > this._now) this._now = next._when;
-      outsideTasks(runOnce, this);
+      this._iterate();
     }
     this._now = target;
     await this._settle();
@@ -97,10 +97,6 @@ export class VirtualTimeLoop extends EventLoop {
 
   /** @internal */
   override _disarmHostTimer(): void {}
-}
-
-function runOnce(loop: VirtualTimeLoop): void {
-  if (!loop._closed) loop._runOnce();
 }
 
 function jumpToNextTimer(loop: VirtualTimeLoop): void {
