@@ -9,10 +9,11 @@ export interface Contender {
   /** Label shown in the table. */
   name: string;
   /**
-   * One complete run of the workload; resolves when the work is done. A run that times
-   * a section of itself returns `{ elapsedMs }`, which is reported instead of its total.
+   * One complete run of the workload, given the row's name (for its checks' messages);
+   * resolves when the work is done. A run that times a section of itself returns
+   * `{ elapsedMs }`, which is reported instead of its total.
    */
-  run: () => Promise<unknown> | unknown;
+  run: (name: string) => Promise<unknown> | unknown;
 }
 
 export interface CaseOptions {
@@ -35,7 +36,7 @@ const gc = (globalThis as { gc?: () => void }).gc;
 async function once(c: Contender): Promise<number> {
   gc?.();
   const start = performance.now();
-  const own = await c.run();
+  const own = await c.run(c.name);
   const total = performance.now() - start;
   return isTimed(own) ? own.elapsedMs : total;
 }

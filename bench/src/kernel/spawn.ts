@@ -3,6 +3,7 @@
  * vs native async functions awaiting a setImmediate promise + Promise.all, and vs
  * effection (spawn N operations that each `yield* sleep(0)`, then `yield*` every task).
  */
+import type { TaskOptions } from "@aiots/core";
 import { createTask, sleep } from "@aiots/future";
 import { run } from "@aiots/loop";
 import { run as effectionRun, sleep as effectionSleep, spawn as effectionSpawn, type Task as EffectionTask } from "effection";
@@ -19,26 +20,16 @@ async function native(): Promise<void> {
   await Promise.all(all);
 }
 
-async function aiots(): Promise<void> {
-  await run(async () => {
-    const child = async () => {
-      await sleep(0);
-    };
-    const all = new Array(N);
-    for (let i = 0; i < N; i++) all[i] = createTask(child);
-    await Promise.all(all);
-  });
-}
-
-async function aiotsEager(): Promise<void> {
-  await run(async () => {
-    const child = async () => {
-      await sleep(0);
-    };
-    const all = new Array(N);
-    for (let i = 0; i < N; i++) all[i] = createTask(child, { eagerStart: true });
-    await Promise.all(all);
-  });
+function aiots(options?: TaskOptions): () => Promise<void> {
+  return () =>
+    run(async () => {
+      const child = async () => {
+        await sleep(0);
+      };
+      const all = new Array(N);
+      for (let i = 0; i < N; i++) all[i] = createTask(child, options);
+      await Promise.all(all);
+    });
 }
 
 async function effection(): Promise<void> {
@@ -58,8 +49,8 @@ export async function benchSpawn(): Promise<CaseResult[]> {
   return [
     await benchCase(`(b) spawn ${n} tasks that each sleep(0), then wait for all`, [
       { name: "native async fn + setImmediate", run: native },
-      { name: "aiots createTask + sleep(0)", run: aiots },
-      { name: "aiots createTask eagerStart", run: aiotsEager },
+      { name: "aiots createTask + sleep(0)", run: aiots() },
+      { name: "aiots createTask eagerStart", run: aiots({ eagerStart: true }) },
       { name: "effection spawn + sleep(0)", run: effection },
     ], { goal: "aiots within 2x of native, faster than effection", warmup: 0, rounds: 3 }),
   ];

@@ -12,11 +12,12 @@
  * from an array with `shift()`, which costs O(length) once the array is large: the time grows
  * with the square of N (about 4.5 s for 100,000 items), so that row runs only when N <= 200,000.
  */
-import { Queue, createTask, run } from "aiots";
+import { Queue, run } from "aiots";
 import { AsyncQueue } from "@esfx/async-queue";
 import { AsyncSemaphore } from "@esfx/async-semaphore";
 import { benchCase, type CaseResult } from "../harness.js";
 import { NativeChannel } from "./channel.js";
+import { asTask, direct } from "../sync/probe.js";
 
 const N = Number(process.env.BENCH_QUEUE_N ?? 1_000_000);
 const CAPACITY = Number(process.env.BENCH_QUEUE_CAPACITY ?? 100);
@@ -54,14 +55,11 @@ async function pump(name: string, channel: Channel, start: (fn: () => Promise<vo
   if (received !== TOTAL || !seen.every((s) => s === 1)) throw new Error(`${name}: received ${received} of ${TOTAL} items`);
 }
 
-const direct = (fn: () => Promise<void>) => fn();
-const asTask = (fn: () => Promise<void>) => createTask(fn);
+const aiotsTasks = (name: string) => run(() => pump(name, new Queue<number>(CAPACITY), asTask));
+const aiotsNoTask = (name: string) => pump(name, new Queue<number>(CAPACITY), direct);
+const native = (name: string) => pump(name, new NativeChannel<number>(CAPACITY), direct);
 
-const aiotsTasks = () => run(() => pump("aiots Queue in tasks", new Queue<number>(CAPACITY), asTask));
-const aiotsNoTask = () => pump("aiots Queue, no task", new Queue<number>(CAPACITY), direct);
-const native = () => pump("native channel", new NativeChannel<number>(CAPACITY), direct);
-
-function esfxBounded(): Promise<void> {
+function esfxBounded(name: string): Promise<void> {
   const queue = new AsyncQueue<number>();
   const slots = new AsyncSemaphore(CAPACITY);
   const put = async (item: number) => {
@@ -73,12 +71,12 @@ function esfxBounded(): Promise<void> {
     slots.release();
     return item;
   };
-  return pump("@esfx/async-queue + semaphore", { put, get }, direct);
+  return pump(name, { put, get }, direct);
 }
 
-function esfxUnbounded(): Promise<void> {
+function esfxUnbounded(name: string): Promise<void> {
   const queue = new AsyncQueue<number>();
-  return pump("@esfx/async-queue", { put: (item) => queue.put(item), get: () => queue.get() }, direct);
+  return pump(name, { put: (item) => queue.put(item), get: () => queue.get() }, direct);
 }
 
 export async function benchQueue(): Promise<CaseResult[]> {

@@ -5,41 +5,33 @@
  * `run()`, how it is used), with `acquire`/`release` and with `await using guard()`, and
  * once in plain async code outside any task. The whole run is timed, `run()` included.
  */
-import { createTask, run } from "aiots";
-import { Lock } from "aiots";
+import { Lock, run } from "aiots";
 import { Mutex } from "async-mutex";
 import { AsyncMutex } from "@esfx/async-mutex";
 import AwaitLock from "await-lock";
 import { benchCase, type CaseResult } from "../harness.js";
-import { Probe, guarded } from "./probe.js";
+import { type Probe, asTask, contend, direct, guarded } from "./probe.js";
 
 const WORKERS = Number(process.env.BENCH_LOCK_WORKERS ?? 100);
 const N = Number(process.env.BENCH_LOCK_N ?? 10_000);
 
-/** Starts W workers with `spawn`, waits for all, and checks mutual exclusion. */
-async function contend(name: string, spawn: (worker: () => Promise<void>) => PromiseLike<void>, section: (probe: Probe) => Promise<void>): Promise<void> {
-  const probe = new Probe();
-  const all: PromiseLike<void>[] = new Array(WORKERS);
-  const worker = async () => {
+/** W workers, each running `section` N times; exactly one inside at once. */
+function contendLock(name: string, start: (worker: () => Promise<void>) => PromiseLike<void>, section: (probe: Probe) => Promise<void>): Promise<void> {
+  const worker = async (probe: Probe) => {
     for (let i = 0; i < N; i++) await section(probe);
   };
-  for (let w = 0; w < WORKERS; w++) all[w] = spawn(worker);
-  await Promise.all(all);
-  probe.check(name, WORKERS * N, 1);
+  return contend(name, WORKERS, start, worker, WORKERS * N, 1);
 }
 
-const direct = (worker: () => Promise<void>) => worker();
-const asTask = (worker: () => Promise<void>) => createTask(worker);
-
-async function aiotsInTasks(): Promise<void> {
+async function aiotsInTasks(name: string): Promise<void> {
   const lock = new Lock();
-  await run(() => contend("aiots Lock in tasks", asTask, guarded(() => lock.acquire(), () => lock.release())));
+  await run(() => contendLock(name, asTask, guarded(() => lock.acquire(), () => lock.release())));
 }
 
-async function aiotsGuardInTasks(): Promise<void> {
+async function aiotsGuardInTasks(name: string): Promise<void> {
   const lock = new Lock();
   await run(() =>
-    contend("aiots Lock guard in tasks", asTask, async (probe) => {
+    contendLock(name, asTask, async (probe) => {
       await using _ = await lock.guard();
       probe.enter();
       await null;
@@ -48,24 +40,24 @@ async function aiotsGuardInTasks(): Promise<void> {
   );
 }
 
-async function aiotsNoTask(): Promise<void> {
+function aiotsNoTask(name: string): Promise<void> {
   const lock = new Lock();
-  await contend("aiots Lock, no task", direct, guarded(() => lock.acquire(), () => lock.release()));
+  return contendLock(name, direct, guarded(() => lock.acquire(), () => lock.release()));
 }
 
-async function asyncMutex(): Promise<void> {
+function asyncMutex(name: string): Promise<void> {
   const mutex = new Mutex();
-  await contend("async-mutex", direct, guarded(() => mutex.acquire(), (release) => release()));
+  return contendLock(name, direct, guarded(() => mutex.acquire(), (release) => release()));
 }
 
-async function esfxMutex(): Promise<void> {
+function esfxMutex(name: string): Promise<void> {
   const mutex = new AsyncMutex();
-  await contend("@esfx/async-mutex", direct, guarded(() => mutex.lock(), (handle) => handle.unlock()));
+  return contendLock(name, direct, guarded(() => mutex.lock(), (handle) => handle.unlock()));
 }
 
-async function awaitLock(): Promise<void> {
+function awaitLock(name: string): Promise<void> {
   const lock = new AwaitLock();
-  await contend("await-lock", direct, guarded(() => lock.acquireAsync(), () => lock.release()));
+  return contendLock(name, direct, guarded(() => lock.acquireAsync(), () => lock.release()));
 }
 
 export async function benchLock(): Promise<CaseResult[]> {

@@ -1,3 +1,5 @@
+import { createTask } from "aiots";
+
 /**
  * Counts how many workers are inside a critical section at once, so a contender that
  * does not really serialise (or lets more than its limit in) fails instead of winning.
@@ -46,4 +48,28 @@ export function guarded<R>(acquire: () => PromiseLike<R>, release: (held: R) => 
       release(held);
     }
   };
+}
+
+/** How a contender starts a worker: a plain async call, or an aiots task. */
+export const direct = (worker: () => Promise<void>): Promise<void> => worker();
+export const asTask = (worker: () => Promise<void>): PromiseLike<void> => createTask(worker);
+
+/**
+ * Starts `count` workers with `start`, each running `body` on one shared probe, waits for
+ * all, and checks that `expectedEntries` sections ran with at most (exactly) `limit` inside.
+ */
+export async function contend(
+  name: string,
+  count: number,
+  start: (worker: () => Promise<void>) => PromiseLike<void>,
+  body: (probe: Probe) => Promise<void>,
+  expectedEntries: number,
+  limit: number,
+): Promise<void> {
+  const probe = new Probe();
+  const all: PromiseLike<void>[] = new Array(count);
+  const worker = () => body(probe);
+  for (let i = 0; i < count; i++) all[i] = start(worker);
+  await Promise.all(all);
+  probe.check(name, expectedEntries, limit);
 }

@@ -5,62 +5,54 @@
  * `Promise.all(urls.map(...))` shape), as J tasks, and in plain async code outside any
  * task. The whole run is timed, `run()` included.
  */
-import { Semaphore, createTask, run } from "aiots";
+import { Semaphore, run } from "aiots";
 import pLimit from "p-limit";
 import PQueue from "p-queue";
 import { Sema } from "async-sema";
 import { Semaphore as AsyncMutexSemaphore } from "async-mutex";
 import { AsyncSemaphore } from "@esfx/async-semaphore";
 import { benchCase, type CaseResult } from "../harness.js";
-import { Probe, guarded, section } from "./probe.js";
+import { type Probe, asTask, contend, direct, guarded, section } from "./probe.js";
 
 const JOBS = Number(process.env.BENCH_SEMAPHORE_N ?? 100_000);
 const LIMIT = Number(process.env.BENCH_SEMAPHORE_LIMIT ?? 16);
 
-/** Starts every job with `start`, waits for all, and checks the limit held. */
-async function jobs(name: string, start: (job: () => Promise<void>) => PromiseLike<void>, job: (probe: Probe) => Promise<void>): Promise<void> {
-  const probe = new Probe();
-  const all: PromiseLike<void>[] = new Array(JOBS);
-  const one = () => job(probe);
-  for (let j = 0; j < JOBS; j++) all[j] = start(one);
-  await Promise.all(all);
-  probe.check(name, JOBS, LIMIT);
+/** J jobs started with `start`; exactly LIMIT inside at once. */
+function jobs(name: string, start: (job: () => Promise<void>) => PromiseLike<void>, job: (probe: Probe) => Promise<void>): Promise<void> {
+  return contend(name, JOBS, start, job, JOBS, LIMIT);
 }
-
-const direct = (job: () => Promise<void>) => job();
-const asTask = (job: () => Promise<void>) => createTask(job);
 
 function aiotsJob(sem: Semaphore) {
   return guarded(() => sem.acquire(), () => sem.release());
 }
 
-const aiotsInRun = () => run(() => jobs("aiots Semaphore in run()", direct, aiotsJob(new Semaphore(LIMIT))));
-const aiotsTasks = () => run(() => jobs("aiots Semaphore, one task per job", asTask, aiotsJob(new Semaphore(LIMIT))));
-const aiotsNoTask = () => jobs("aiots Semaphore, no task", direct, aiotsJob(new Semaphore(LIMIT)));
+const aiotsInRun = (name: string) => run(() => jobs(name, direct, aiotsJob(new Semaphore(LIMIT))));
+const aiotsTasks = (name: string) => run(() => jobs(name, asTask, aiotsJob(new Semaphore(LIMIT))));
+const aiotsNoTask = (name: string) => jobs(name, direct, aiotsJob(new Semaphore(LIMIT)));
 
-function pLimitRun(): Promise<void> {
+function pLimitRun(name: string): Promise<void> {
   const limit = pLimit(LIMIT);
-  return jobs("p-limit", (job) => limit(job), section);
+  return jobs(name, (job) => limit(job), section);
 }
 
-function pQueueRun(): Promise<void> {
+function pQueueRun(name: string): Promise<void> {
   const queue = new PQueue({ concurrency: LIMIT });
-  return jobs("p-queue", (job) => queue.add(job), section);
+  return jobs(name, (job) => queue.add(job), section);
 }
 
-function asyncSema(): Promise<void> {
+function asyncSema(name: string): Promise<void> {
   const sema = new Sema(LIMIT);
-  return jobs("async-sema", direct, guarded(() => sema.acquire(), () => sema.release()));
+  return jobs(name, direct, guarded(() => sema.acquire(), () => sema.release()));
 }
 
-function asyncMutexSemaphore(): Promise<void> {
+function asyncMutexSemaphore(name: string): Promise<void> {
   const sem = new AsyncMutexSemaphore(LIMIT);
-  return jobs("async-mutex Semaphore", direct, guarded(() => sem.acquire(), ([, release]) => release()));
+  return jobs(name, direct, guarded(() => sem.acquire(), ([, release]) => release()));
 }
 
-function esfxSemaphore(): Promise<void> {
+function esfxSemaphore(name: string): Promise<void> {
   const sem = new AsyncSemaphore(LIMIT);
-  return jobs("@esfx/async-semaphore", direct, guarded(() => sem.wait(), () => sem.release()));
+  return jobs(name, direct, guarded(() => sem.wait(), () => sem.release()));
 }
 
 export async function benchSemaphore(): Promise<CaseResult[]> {
