@@ -24,8 +24,8 @@ function hasBrand(value: unknown, name: string): boolean {
  */
 export abstract class AiotsError extends Error {
   static readonly errorName: string = "AiotsError";
-  constructor(name: string, message: string) {
-    super(message);
+  constructor(name: string, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = name;
     brand(this, name);
   }
@@ -84,8 +84,9 @@ export class InvalidStateError extends AiotsError {
  */
 export class TimeoutError extends AiotsError {
   static override readonly errorName = "TimeoutError";
-  constructor(message?: string) {
-    super("TimeoutError", message ?? "timed out");
+  /** `options.cause`: what the timeout interrupted (the `CancelledError` it turned into this). */
+  constructor(message?: string, options?: ErrorOptions) {
+    super("TimeoutError", message ?? "timed out", options);
   }
 }
 

@@ -84,15 +84,22 @@ export function toFutures<T>(items: AwaitableLike<T>[], what: string): Children<
   return { loop, perItem, unique, started };
 }
 
-/** The error a done future failed with, boxed (so `throw undefined` is still seen); undefined if it did not fail. */
-export function failureOf(future: FutureLike<unknown>): { error: unknown } | undefined {
-  if (future.cancelled()) return undefined;
+/**
+ * What `result()` of a done future throws (its error, or its `CancelledError`), boxed so
+ * that `throw undefined` is still seen; undefined if it has a result.
+ */
+export function thrownBy(future: FutureLike<unknown>): { error: unknown } | undefined {
   try {
     future.result();
     return undefined;
   } catch (error) {
     return { error };
   }
+}
+
+/** The error a done future failed with, boxed (see `thrownBy`); undefined if it did not fail or was cancelled. */
+export function failureOf(future: FutureLike<unknown>): { error: unknown } | undefined {
+  return future.cancelled() ? undefined : thrownBy(future);
 }
 
 /** Copies the outcome of the done future `from` into the pending `to`. */

@@ -1,7 +1,7 @@
 import type { AwaitableLike, EventLoop } from "@aiots/core";
 import { Future } from "@aiots/future";
 import { getEventLoop } from "@aiots/loop";
-import { collect, failureOf, toFutures } from "./awaitables.js";
+import { collect, failureOf, thrownBy, toFutures } from "./awaitables.js";
 import type { AwaitedResult } from "./awaitables.js";
 
 /** Options of `gather`. */
@@ -121,7 +121,7 @@ export function gather(aws: Iterable<AwaitableLike<unknown>>, options?: GatherOp
     }
     if (!returnExceptions && !outer._cancelRequested) {
       if (child.cancelled()) {
-        outer.setException(cancelledErrorOf(child));
+        outer.setException(thrownBy(child)!.error);
         return;
       }
       const failure = failureOf(child);
@@ -137,9 +137,8 @@ export function gather(aws: Iterable<AwaitableLike<unknown>>, options?: GatherOp
       return;
     }
     const results = perItem.map((c) => {
-      if (c.cancelled()) return cancelledErrorOf(c);
-      const failure = failureOf(c);
-      return failure === undefined ? c.result() : failure.error;
+      const thrown = thrownBy(c);
+      return thrown === undefined ? c.result() : thrown.error;
     });
     outer.setResult(results);
   };
@@ -154,14 +153,4 @@ function checkOptions(options: GatherOptions | undefined): boolean {
   if (value === undefined) return false;
   if (typeof value !== "boolean") throw new TypeError(`gather options.returnExceptions must be a boolean, got ${typeof value}`);
   return value;
-}
-
-/** The `CancelledError` a cancelled future's awaiters get. */
-function cancelledErrorOf(future: Future<unknown>): unknown {
-  try {
-    future.result();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
 }

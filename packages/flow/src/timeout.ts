@@ -109,9 +109,7 @@ export class Timeout {
       // With a cancel from outside still pending, it stays a CancelledError.
       if (this._task!.uncancel() <= this._cancelling && failed && isCancelledError(error)) {
         const allowed = this._when === null ? "" : ` after ${Math.max(0, Math.round(this._when - this._enteredAt))} ms`;
-        const timeoutError = new TimeoutError(`timed out${allowed}`);
-        Object.defineProperty(timeoutError, "cause", { value: error, writable: true, configurable: true });
-        return timeoutError;
+        return new TimeoutError(`timed out${allowed}`, { cause: error });
       }
     } else if (this._state === "active") {
       this._state = "finished";

@@ -2,7 +2,7 @@ import { TimeoutError } from "@aiots/core";
 import type { AwaitableLike, EventLoop, WaitOptions } from "@aiots/core";
 import { checkTimeout, checkWaitOptions } from "@aiots/core/internal";
 import { Future } from "@aiots/future";
-import { cancelAndWait, collect, toFutures } from "./awaitables.js";
+import { cancelAndWait, collect, thrownBy, toFutures } from "./awaitables.js";
 
 /**
  * Waits for `aw` for at most `timeout` ms (asyncio's `wait_for`). At the deadline `aw` is
@@ -89,17 +89,9 @@ async function waitForFuture<T>(fut: Future<T>, loop: EventLoop, timeout: number
 /** The result of the done `fut`, its own error, or (if it ended cancelled) `replace(error)`. */
 function outcome<T>(fut: Future<T>, replace: (cancelled: unknown) => unknown): T {
   if (!fut.cancelled()) return fut.result();
-  let cancelled: unknown;
-  try {
-    fut.result();
-  } catch (error) {
-    cancelled = error;
-  }
-  throw replace(cancelled);
+  throw replace(thrownBy(fut)!.error);
 }
 
 function timeoutError(cause: unknown): TimeoutError {
-  const error = new TimeoutError("waitFor timed out");
-  Object.defineProperty(error, "cause", { value: cause, writable: true, configurable: true });
-  return error;
+  return new TimeoutError("waitFor timed out", { cause });
 }
