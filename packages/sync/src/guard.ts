@@ -3,6 +3,8 @@ import type { WaiterQueue } from "@aiots/core/internal";
 import { linkAbort, onDropped } from "@aiots/core/internal";
 import { Future } from "@aiots/future";
 import { getEventLoop } from "@aiots/loop";
+import { aborted } from "./waiting.js";
+import type { Gate } from "./waiting.js";
 
 /** Something with a `release()`: a Lock, a Semaphore, a Condition. */
 interface Releasable {
@@ -41,7 +43,7 @@ class Releaser implements AsyncDisposable, Disposable {
 }
 
 /** What `guard()` resolves to at once when the primitive was free. */
-export function guardNow(target: Releasable): Promise<AsyncDisposable & Disposable> {
+function guardNow(target: Releasable): Promise<AsyncDisposable & Disposable> {
   return Promise.resolve(new Releaser(target));
 }
 
@@ -68,7 +70,7 @@ class GuardWaiter extends Future<Releaser> {
 }
 
 /** A contended `guard()`: queues a `GuardWaiter` in `waiters` and returns it. `signal` aborts it (and so withdraws it). */
-export function guardWait(waiters: WaiterQueue<true>, signal: AbortSignal | undefined, target: Releasable): Promise<AsyncDisposable & Disposable> {
+function guardWait(waiters: WaiterQueue<true>, signal: AbortSignal | undefined, target: Releasable): Promise<AsyncDisposable & Disposable> {
   const waiter = new GuardWaiter(getEventLoop(), target);
   waiters.push(waiter as FutureLike<unknown> as FutureLike<true>);
   if (signal !== undefined) linkAbort(waiter, signal);
@@ -78,4 +80,11 @@ export function guardWait(waiters: WaiterQueue<true>, signal: AbortSignal | unde
 
 function dispose(releaser: Releaser): void {
   releaser[Symbol.dispose]();
+}
+
+/** `guard()` of a gate, once the options are checked: as `acquireGate`, resolving to a releaser of `target`. */
+export function guardGate(gate: Gate, target: Releasable, signal: AbortSignal | undefined): Promise<AsyncDisposable & Disposable> {
+  if (signal !== undefined && signal.aborted) return aborted(signal);
+  if (gate._tryAcquire()) return guardNow(target);
+  return guardWait(gate._waiters, signal, target);
 }

@@ -1,8 +1,8 @@
 import { InvalidStateError } from "@aiots/core";
 import type { WaitOptions } from "@aiots/core";
 import { WaiterQueue, checkWaitOptions } from "@aiots/core/internal";
-import { guardNow, guardWait } from "./guard.js";
-import { ACQUIRED, aborted, describe, waitIn } from "./waiting.js";
+import { guardGate } from "./guard.js";
+import { acquireGate, describe } from "./waiting.js";
 
 /**
  * A mutual-exclusion lock (asyncio's `Lock`). It is not owned by a task: any code may
@@ -60,10 +60,7 @@ export class Lock {
    * ```
    */
   acquire(options?: WaitOptions): Promise<true> {
-    const signal = checkWaitOptions(options, "Lock.acquire");
-    if (signal !== undefined && signal.aborted) return aborted(signal);
-    if (this._tryAcquire()) return ACQUIRED;
-    return waitIn(this._waiters, signal, this._pass);
+    return acquireGate(this, checkWaitOptions(options, "Lock", "acquire"));
   }
 
   /** @internal The fast path: takes the lock if it is free and nobody waits. */
@@ -107,10 +104,7 @@ export class Lock {
    * ```
    */
   guard(options?: WaitOptions): Promise<AsyncDisposable & Disposable> {
-    const signal = checkWaitOptions(options, "Lock.guard");
-    if (signal !== undefined && signal.aborted) return aborted(signal);
-    if (this._tryAcquire()) return guardNow(this);
-    return guardWait(this._waiters, signal, this);
+    return guardGate(this, this, checkWaitOptions(options, "Lock", "guard"));
   }
 
   get [Symbol.toStringTag](): string {

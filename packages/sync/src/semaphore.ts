@@ -1,7 +1,7 @@
 import type { WaitOptions } from "@aiots/core";
 import { WaiterQueue, checkInteger, checkWaitOptions } from "@aiots/core/internal";
-import { guardNow, guardWait } from "./guard.js";
-import { ACQUIRED, aborted, describe, waitIn } from "./waiting.js";
+import { guardGate } from "./guard.js";
+import { acquireGate, describe } from "./waiting.js";
 
 /**
  * A counter of permits (asyncio's `Semaphore`): `acquire()` takes one, waiting while
@@ -65,10 +65,7 @@ export class Semaphore {
    * ```
    */
   acquire(options?: WaitOptions): Promise<true> {
-    const signal = checkWaitOptions(options, this._name(), "acquire");
-    if (signal !== undefined && signal.aborted) return aborted(signal);
-    if (this._tryAcquire()) return ACQUIRED;
-    return waitIn(this._waiters, signal, this._pass);
+    return acquireGate(this, checkWaitOptions(options, this._name(), "acquire"));
   }
 
   /** @internal The fast path: takes a free permit if nobody waits. */
@@ -104,10 +101,7 @@ export class Semaphore {
    * ```
    */
   guard(options?: WaitOptions): Promise<AsyncDisposable & Disposable> {
-    const signal = checkWaitOptions(options, this._name(), "guard");
-    if (signal !== undefined && signal.aborted) return aborted(signal);
-    if (this._tryAcquire()) return guardNow(this);
-    return guardWait(this._waiters, signal, this);
+    return guardGate(this, this, checkWaitOptions(options, this._name(), "guard"));
   }
 
   /** @internal */

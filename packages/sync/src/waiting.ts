@@ -52,3 +52,22 @@ export function aborted<T>(signal: AbortSignal): Promise<T> {
 export function describe(name: string, state: string, waiters: number): string {
   return waiters > 0 ? `${name} [${state}, waiters: ${waiters}]` : `${name} [${state}]`;
 }
+
+/** A lock-like with a fast path and a waiter line: a Lock, a Semaphore. */
+export interface Gate {
+  /** Takes it at once if it is free and nobody waits. */
+  _tryAcquire(): boolean;
+  readonly _waiters: WaiterQueue<true>;
+  /** Hands it to the next waiter, or frees it (also how a dropped hand-over is given back). */
+  readonly _pass: () => void;
+}
+
+/**
+ * `acquire()` of a gate, once the options are checked: an aborted signal rejects at once,
+ * then the fast path (never ahead of waiters), else a waiter in line.
+ */
+export function acquireGate(gate: Gate, signal: AbortSignal | undefined): Promise<true> {
+  if (signal !== undefined && signal.aborted) return aborted(signal);
+  if (gate._tryAcquire()) return ACQUIRED;
+  return waitIn(gate._waiters, signal, gate._pass);
+}
