@@ -1,15 +1,31 @@
 import { QueueShutDown } from "@aiots/core";
 import type { FutureLike } from "@aiots/core";
-import { Deque, WaiterQueue, onDropped, onSettle } from "@aiots/core/internal";
+import { Deque, WaiterQueue, onDropped } from "@aiots/core/internal";
+import { Future } from "@aiots/future";
 import { getEventLoop } from "@aiots/loop";
 import { checkMaxsize } from "./support.js";
 import type { QueueState } from "./support.js";
 import type { ItemStore } from "./store.js";
 
-/** A blocked put: its item, and whether the caller's `await` threw after it was admitted (internal). */
-interface PendingPut<T> {
+/**
+ * The waiter of a blocked put, holding its item (internal). Woken (admitted), it queues
+ * itself on its queue's `_admitted`; `dropped` says the caller's `await` threw after that.
+ */
+class PutWaiter<T> extends Future<void> {
   readonly item: T;
-  dropped: boolean;
+  dropped = false;
+  /** @internal */ readonly _queue: QueueCore<T>;
+
+  constructor(queue: QueueCore<T>, item: T) {
+    super(getEventLoop());
+    this._queue = queue;
+    this.item = item;
+  }
+
+  override setResult(value: void): void {
+    super.setResult(value);
+    this._queue._admitted.push(this);
+  }
 }
 
 /**
@@ -36,7 +52,7 @@ export abstract class QueueCore<T> {
   readonly _putters = new WaiterQueue<void>();
   /** @internal */ readonly _joiners = new WaiterQueue<void>();
   /** @internal Admitted puts whose items are not in yet, in the order of their `_finishPut`. */
-  readonly _admitted = new Deque<PendingPut<T>>();
+  readonly _admitted = new Deque<PutWaiter<T>>();
   /**
    * @internal Slots held by hand-overs in progress: items handed to getters whose `await` may
    * still drop them, and slots of admitted putters whose items are not in yet.
@@ -46,8 +62,6 @@ export abstract class QueueCore<T> {
   _handing = 0;
   /** @internal Of those, how many came back (a dropped `await`) and already freed their slot. */
   _releasedEarly = 0;
-  /** @internal The put whose waiter settled last: `_admitPutters` reads it right after a wake-up. */
-  _settling: PendingPut<T> | undefined = undefined;
   /** @internal */ _unfinished = 0;
   /** @internal */ _state: QueueState = "open";
 
@@ -69,13 +83,9 @@ export abstract class QueueCore<T> {
 
   /** @internal Appends a blocked put of `item` to the putters' line; returns its waiter. */
   _waitToPut(item: T): FutureLike<void> {
-    const waiter = this._putters.add(getEventLoop());
-    const pending: PendingPut<T> = { item, dropped: false };
-    onSettle(waiter, () => {
-      this._settling = pending;
-    });
+    const waiter = this._putters.push(new PutWaiter(this, item));
     onDropped(waiter, () => {
-      pending.dropped = true;
+      waiter.dropped = true;
       this._reserved--;
       if (this._putters.size > 0) this._admitPutters();
     });
@@ -157,9 +167,7 @@ export abstract class QueueCore<T> {
   _admitPutters(): void {
     while (this._putters.size > 0 && !this.full()) {
       this._reserved++;
-      this._putters.wakeFirst(undefined);
-      this._admitted.push(this._settling!);
-      this._settling = undefined;
+      this._putters.wakeFirst(undefined); // the woken PutWaiter queues itself on `_admitted`
       queueMicrotask(this._finishPut);
     }
   }
