@@ -9,7 +9,7 @@ import type {
 import { checkFunction, checkTime, debugSwitch, enterCallbackLoop, outsideTasks } from "@aiots/core/internal";
 import { Future, Task, ensureFuture } from "@aiots/future";
 import { dispatchException, printException } from "./exceptions.js";
-import { CallbackHandle, ONE_ARG, TimerCallbackHandle } from "./handle.js";
+import { CallbackHandle, ONE_ARG, TimerCallbackHandle, packArgs } from "./handle.js";
 import type { HandleOwner } from "./handle.js";
 import { TimerHeap } from "./timer-heap.js";
 
@@ -78,9 +78,8 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
 
   callSoon<A extends unknown[]>(cb: (...args: A) => unknown, ...args: A): CallbackHandle {
     checkFunction(cb, "callSoon callback");
-    if (this._closed) throw new Error("Event loop is closed");
-    const n = args.length;
-    return this._pushReady(new CallbackHandle(cb as Callback, n === 0 ? undefined : n === 1 ? ONE_ARG : args, n === 1 ? args[0] : undefined));
+    this._checkOpen();
+    return this._pushReady(new CallbackHandle(cb as Callback, packArgs(args), args[0]));
   }
 
   /**
@@ -88,14 +87,14 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
    * step and `sleep(0)` its wake-up.
    */
   _callSoonOne<A>(cb: (arg: A) => unknown, arg: A): CallbackHandle {
-    if (this._closed) throw new Error("Event loop is closed");
+    this._checkOpen();
     return this._pushReady(new CallbackHandle(cb as Callback, ONE_ARG, arg));
   }
 
   /** @internal */
   _pushReady(handle: CallbackHandle): CallbackHandle {
     this._ready.push(handle);
-    if (!this._iterationScheduled && !this._inIteration) this._scheduleIteration();
+    this._wakeSoon();
     return handle;
   }
 
@@ -116,7 +115,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   }
 
   createTask<T>(fn: TaskFunction<T>, options?: TaskOptions): Task<T> {
-    if (this._closed) throw new Error("Event loop is closed");
+    this._checkOpen();
     return new Task(fn, this, options);
   }
 
@@ -159,7 +158,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   /** Ends `runForever`/`runUntilComplete` once the current iteration has run. */
   stop(): void {
     this._stopping = true;
-    if (!this._iterationScheduled && !this._inIteration && !this._closed) this._scheduleIteration();
+    if (!this._closed) this._wakeSoon();
   }
 
   isRunning(): boolean {
@@ -224,15 +223,24 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
 
   /** @internal */
   _checkRunnable(): void {
-    if (this._closed) throw new Error("Event loop is closed");
+    this._checkOpen();
     if (this._running) throw new Error("This event loop is already running");
   }
 
   /** @internal */
-  _addTimer(when: number, cb: Callback, args: unknown[]): TimerCallbackHandle {
+  _checkOpen(): void {
     if (this._closed) throw new Error("Event loop is closed");
-    const n = args.length;
-    const handle = new TimerCallbackHandle(when, this._timerSeq++, cb, n === 0 ? undefined : n === 1 ? ONE_ARG : args, this, n === 1 ? args[0] : undefined);
+  }
+
+  /** @internal Makes sure an iteration comes (unless one is scheduled or running). */
+  _wakeSoon(): void {
+    if (!this._iterationScheduled && !this._inIteration) this._scheduleIteration();
+  }
+
+  /** @internal */
+  _addTimer(when: number, cb: Callback, args: unknown[]): TimerCallbackHandle {
+    this._checkOpen();
+    const handle = new TimerCallbackHandle(when, this._timerSeq++, cb, packArgs(args), this, args[0]);
     this._timers.push(handle);
     if (!this._inIteration && when < this._hostTimerWhen) this._armTimer();
     return handle;
@@ -358,7 +366,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     if (when <= this.time()) {
       // Already due (callLater(0), a negative delay, a past callAt): collect it on the
       // next iteration, as asyncio does, rather than after a host timer's minimum of 1 ms.
-      if (!this._iterationScheduled && !this._inIteration) this._scheduleIteration();
+      this._wakeSoon();
       return;
     }
     const delay = Math.min(MAX_HOST_DELAY, Math.max(0, Math.ceil(when - this.time())));

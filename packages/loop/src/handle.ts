@@ -6,6 +6,11 @@ import type { Handle, TimerHandle } from "@aiots/core";
  */
 export const ONE_ARG: unknown[] = [];
 
+/** `_args` for a callback's `args`: `undefined` for none, `ONE_ARG` for one (given beside it as `_arg`), else the array. */
+export function packArgs(args: unknown[]): unknown[] | undefined {
+  return args.length === 0 ? undefined : args.length === 1 ? ONE_ARG : args;
+}
+
 /** What a handle needs from its loop. */
 export interface HandleOwner {
   /** @internal */

@@ -64,7 +64,7 @@ export class VirtualTimeLoop extends EventLoop {
   async advance(ms: number): Promise<void> {
     checkTime(ms, "advance");
     if (ms < 0 || !Number.isFinite(ms)) throw new RangeError(`advance needs a finite ms >= 0, got ${ms}`);
-    if (this._closed) throw new Error("Event loop is closed");
+    this._checkOpen();
     const target = this._now + ms;
     for (;;) {
       await this._settle();
