@@ -1,16 +1,13 @@
-
 import { runningLoopOrUndefined } from "@aiots/core/internal";
 import type { EventLoop } from "@aiots/core";
 import type { Task } from "./task.js";
 
 /**
- * The pending tasks, for `allTasks()`. A finished task leaves at once, so nothing here
- * keeps it alive. Tasks of a loop in debug mode are held weakly, so that a task nobody
- * can ever wake is collected and reported instead of leaking.
- */
-/**
- * Pending tasks of loops not in debug mode: an intrusive doubly-linked list in creation
- * order (O(1) add and remove, no hashing, no allocation).
+ * The pending tasks, for `allTasks()`. A finished task leaves at once (`unregisterTask`,
+ * from its `_release`), so nothing here keeps it alive. Tasks of loops not in debug mode
+ * are an intrusive doubly-linked list in creation order (O(1) add and remove, no hashing,
+ * no allocation); those of a loop in debug mode are held weakly, so that a task nobody can
+ * ever wake is collected and reported instead of leaking.
  */
 let head: Task<unknown> | undefined;
 let tail: Task<unknown> | undefined;
@@ -70,7 +67,7 @@ export function allTasks(loop?: EventLoop): Set<Task<unknown>> {
   for (const ref of weak) {
     const task = ref.deref();
     if (task === undefined) weak.delete(ref);
-    else if (!task.done() && (target === undefined || task._loop === target)) out.add(task);
+    else if (target === undefined || task._loop === target) out.add(task);
   }
   return out;
 }
