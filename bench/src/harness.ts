@@ -31,7 +31,8 @@ export interface CaseResult {
   goal?: string;
 }
 
-const gc = (globalThis as { gc?: () => void }).gc;
+/** `gc()` when node runs with `--expose-gc`. */
+export const gc = (globalThis as { gc?: () => void }).gc;
 
 async function once(c: Contender): Promise<number> {
   gc?.();
@@ -50,7 +51,7 @@ function isTimed(value: unknown): value is Timed {
   return typeof value === "object" && value !== null && typeof (value as Timed).elapsedMs === "number";
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;

@@ -9,11 +9,11 @@
  * Node 20 a live AsyncLocalStorage makes every native promise bigger too.
  */
 import { Event, createTask, run, sleep } from "aiots";
+import { gc, median } from "../harness.js";
 
 const N = Number(process.env.BENCH_MEMORY_N ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_MEMORY_ROUNDS ?? 5);
 
-const gc = (globalThis as { gc?: () => void }).gc;
 const macrotask = () => new Promise<void>((r) => setImmediate(r));
 
 function heap(): number {
@@ -88,12 +88,6 @@ const rows: Row[] = [
   { name: "aiots Event.wait, async fn in run()", ref: "native promise, async fn in run()", bytes: inRun(() => measure(aiots, macrotask)) },
   { name: "aiots Event.wait, one task each", ref: "native promise, async fn in run()", bytes: inRun(() => measure(() => aiots(task), () => sleep(0))) },
 ];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 export async function benchEventMemory(): Promise<unknown> {
   const title = `(g) memory per waiter: ${N.toLocaleString("en-US")} waiters suspended on one aiots Event vs on bare native promises`;
