@@ -1,6 +1,6 @@
 import { TimeoutError } from "@aiots/core";
 import type { AwaitableLike, EventLoop, Handle } from "@aiots/core";
-import { Deque, WaiterQueue, checkTimeout, onSettle } from "@aiots/core/internal";
+import { Deque, WaiterQueue, checkTimeout } from "@aiots/core/internal";
 import { Future } from "@aiots/future";
 import { collect, copyOutcome, toFutures, waitDone } from "./awaitables.js";
 
@@ -81,26 +81,29 @@ export class AsCompleted<T> implements Iterable<PromiseLike<T>>, AsyncIterable<T
 
   /** @internal Hands a finished child straight to the first awaiter, or queues it. */
   _deliver(slot: Slot<T>): void {
-    if (!this._waiters.wakeFirst(slot)) this._ready.push(slot);
+    waking = true;
+    let woken: boolean;
+    try {
+      woken = this._waiters.wakeFirst(slot);
+    } finally {
+      waking = false;
+    }
+    if (!woken) this._ready.push(slot);
   }
 
   /** @internal A future of the next child to finish, settled as that child did. */
   _next(): Future<T> {
-    const out = new Future<T>(this._loop);
     const slot = this._ready.shift();
     if (slot !== undefined) {
+      const out = new Future<T>(this._loop);
       settle(out, slot);
       return out;
     }
-    const waiter = this._waiters.add(this._loop);
-    onSettle(waiter, () => {
-      if (!waiter.cancelled() && !out.done()) settle(out, waiter.result());
-    });
-    // An awaiter cancelled before its child came leaves the queue, so the child goes to the next one.
-    onSettle(out, () => {
-      if (!waiter.done()) waiter.cancel();
-    });
-    return out;
+    // The awaited future waits in line itself: one cancelled before its child came is done,
+    // so the line skips it and the child goes to the next one.
+    const waiter = new NextWaiter<T>(this._loop);
+    this._waiters.push(waiter as Future<unknown> as Future<Slot<T>>);
+    return waiter;
   }
 
   /** @internal Stops the iteration: no more items, timer dropped, started tasks cancelled. */
@@ -181,6 +184,22 @@ class NextCompletion<T> implements PromiseLike<T> {
     return (this.#future ??= this.#owner._next()).then(onFulfilled, onRejected);
   }
 }
+
+/** The future of a `_next()` that had to wait: woken with a slot, it settles as that slot says. */
+class NextWaiter<T> extends Future<T> {
+  override setResult(value: T): void {
+    if (!waking) {
+      super.setResult(value);
+      return;
+    }
+    // Woken by `_deliver` with a slot; `settle` calls back (with `waking` off) with the outcome.
+    waking = false;
+    settle(this, value as unknown as Slot<T>);
+  }
+}
+
+/** True while `_deliver` wakes a waiter: its `setResult` then receives a slot. */
+let waking = false;
 
 function settle<T>(out: Future<T>, slot: Slot<T>): void {
   if (slot === TIMED_OUT) out.setException(new TimeoutError("asCompleted timed out"));
