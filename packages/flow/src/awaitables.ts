@@ -126,8 +126,8 @@ export function allDone(futures: readonly FutureLike<unknown>[], loop: EventLoop
     waiter.setResult(undefined);
     return waiter;
   }
-  const one = (f: FutureLike<unknown>) => {
-    if (f.done() && --left === 0 && !waiter.done()) waiter.setResult(undefined);
+  const one = () => {
+    if (--left === 0 && !waiter.done()) waiter.setResult(undefined);
   };
   for (const f of futures) if (!f.done()) f.addDoneCallback(one);
   waiter.addDoneCallback(() => {

@@ -122,8 +122,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     this._cancelMessage = msg;
     const abort = this._abort;
     if (abort !== undefined && !abort.signal.aborted) abort.abort(new CancelledError(msg));
-    if (this._cancelWaits(msg)) return true;
-    this._mustCancel = true;
+    if (!this._cancelWaits(msg)) this._mustCancel = true;
     return true;
   }
 

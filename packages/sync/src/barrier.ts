@@ -192,7 +192,7 @@ export class Barrier {
 function resetState(barrier: Barrier): void {
   if (barrier._count > 0) {
     // Waiters of the current round are woken and throw; the last one out refills.
-    if (barrier._state !== "resetting") barrier._state = "resetting";
+    barrier._state = "resetting";
   } else {
     barrier._state = "filling";
   }
