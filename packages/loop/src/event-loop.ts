@@ -9,14 +9,12 @@ import type {
 import { checkFunction, checkTime, debugSwitch, enterCallbackLoop, outsideTasks } from "@aiots/core/internal";
 import { Future, Task, ensureFuture } from "@aiots/future";
 import { dispatchException, printException } from "./exceptions.js";
-import { CallbackHandle, ONE_ARG, TimerCallbackHandle, packArgs } from "./handle.js";
-import type { HandleOwner } from "./handle.js";
-import { TimerHeap } from "./timer-heap.js";
+import { CallbackHandle, ONE_ARG, packArgs } from "./handle.js";
+import type { HandleOwner, TimerCallbackHandle } from "./handle.js";
+import { Timers } from "./timers.js";
 
 /** Node's timers fire at once for delays above this; longer ones are re-armed. */
 const MAX_HOST_DELAY = 2 ** 31 - 1;
-/** Below this many cancelled timers the heap is never compacted (not worth it). */
-const COMPACT_MIN = 64;
 
 type Callback = (...args: never[]) => unknown;
 
@@ -45,9 +43,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   slowCallbackDuration = 100;
   /** @internal */ _ready: CallbackHandle[] = [];
   /** @internal */ _spare: CallbackHandle[] = [];
-  /** @internal */ readonly _timers = new TimerHeap();
-  /** @internal */ _cancelledTimers = 0;
-  /** @internal */ _timerSeq = 0;
+  /** @internal */ readonly _timers = new Timers();
   /** @internal */ _iterationScheduled = false;
   /** @internal */ _inIteration = false;
   /** @internal */ _hostTimer: ReturnType<typeof setTimeout> | undefined = undefined;
@@ -172,7 +168,6 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     this._closed = true;
     this._ready.length = 0;
     this._timers.clear();
-    this._cancelledTimers = 0;
     this._disarmHostTimer();
   }
 
@@ -214,7 +209,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
 
   toString(): string {
     const state = this._closed ? "closed" : this._running ? "running" : "idle";
-    return `${this.constructor.name} [${state}, ready: ${this._ready.length}, timers: ${this._timers.size - this._cancelledTimers}, debug: ${this._debug}]`;
+    return `${this.constructor.name} [${state}, ready: ${this._ready.length}, timers: ${this._timers.live}, debug: ${this._debug}]`;
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {
@@ -240,8 +235,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   /** @internal */
   _addTimer(when: number, cb: Callback, args: unknown[]): TimerCallbackHandle {
     this._checkOpen();
-    const handle = new TimerCallbackHandle(when, this._timerSeq++, cb, packArgs(args), this, args[0]);
-    this._timers.push(handle);
+    const handle = this._timers.add(when, cb, packArgs(args), this, args[0]);
     if (!this._inIteration && when < this._hostTimerWhen) this._armTimer();
     return handle;
   }
@@ -251,18 +245,9 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     // close() already dropped the heap: counting this handle would make the count exceed
     // what the heap holds.
     if (this._closed) return;
-    const heap = this._timers;
-    const cancelled = ++this._cancelledTimers;
-    if (cancelled === heap.size) {
-      // Nothing live is left: drop the heap, and the host timer with it, so an idle
-      // loop keeps no handle and the process can exit.
-      heap.clear();
-      this._cancelledTimers = 0;
-      if (!this._inIteration) this._armTimer();
-    } else if (cancelled > COMPACT_MIN && cancelled * 2 > heap.size) {
-      heap.compact();
-      this._cancelledTimers = 0;
-    }
+    // Nothing live left: drop the host timer too, so an idle loop keeps no handle and the
+    // process can exit.
+    if (this._timers.noteCancelled() && !this._inIteration) this._armTimer();
   }
 
   /** @internal */
@@ -277,7 +262,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     this._inIteration = true;
     const previousLoop = enterCallbackLoop(this);
     try {
-      this._collectDueTimers(this.time());
+      this._timers.collectDue(this.time(), this._ready);
       const batch = this._ready;
       this._ready = this._spare;
       for (let i = 0; i < batch.length; i++) {
@@ -285,7 +270,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
         // scheduled callback (close() promises that nothing runs afterwards).
         if (this._closed) break;
         const handle = batch[i]!;
-        if (!handle._cancelled) this._runHandle(handle);
+        if (!handle._cancelled) handle._run(this);
       }
       batch.length = 0;
       this._spare = batch;
@@ -306,35 +291,6 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   }
 
   /** @internal */
-  _collectDueTimers(now: number): void {
-    for (let top = this._nextTimer(); top !== undefined && top._when <= now; top = this._nextTimer()) {
-      this._timers.pop();
-      top._owner = undefined;
-      this._ready.push(top);
-    }
-  }
-
-  /** @internal */
-  _runHandle(handle: CallbackHandle): void {
-    const cb = handle._callback!;
-    const args = handle._args;
-    const start = this._debug ? performance.now() : 0;
-    try {
-      if (args === undefined) (cb as () => unknown)();
-      else if (args === ONE_ARG) (cb as (a: unknown) => unknown)(handle._arg);
-      else (cb as (...a: unknown[]) => unknown)(...args);
-    } catch (error) {
-      this.callExceptionHandler({ message: `Exception in callback ${handle._describe()}`, exception: error, handle });
-    }
-    if (this._debug) {
-      const took = performance.now() - start;
-      if (took >= this.slowCallbackDuration) {
-        this.callExceptionHandler({ message: `Executing ${handle.toString()} took ${took.toFixed(1)} ms`, handle });
-      }
-    }
-  }
-
-  /** @internal */
   _finishRun(): void {
     this._stopping = false;
     if (!this._running) return;
@@ -344,21 +300,9 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     if (resolve !== undefined) resolve();
   }
 
-  /** @internal The earliest live timer, dropping cancelled ones on top. */
-  _nextTimer(): TimerCallbackHandle | undefined {
-    const heap = this._timers;
-    while (heap.size > 0) {
-      const top = heap.peek()!;
-      if (!top._cancelled) return top;
-      heap.pop();
-      this._cancelledTimers--;
-    }
-    return undefined;
-  }
-
   /** @internal Arms the one host timer for the earliest live deadline (or none). */
   _armTimer(): void {
-    const next = this._nextTimer();
+    const next = this._timers.next();
     const when = next === undefined ? Infinity : next._when;
     if (when === this._hostTimerWhen) return;
     this._disarmHostTimer();

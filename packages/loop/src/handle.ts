@@ -1,4 +1,4 @@
-import type { Handle, TimerHandle } from "@aiots/core";
+import type { ExceptionContext, Handle, TimerHandle } from "@aiots/core";
 
 /**
  * `_args` of a handle whose callback takes one argument, kept in `_arg`: the common case
@@ -15,6 +15,13 @@ export function packArgs(args: unknown[]): unknown[] | undefined {
 export interface HandleOwner {
   /** @internal */
   _timerCancelled(handle: CallbackHandle): void;
+}
+
+/** What running a handle needs from its loop: where errors go, and the debug settings. */
+export interface HandleRunner {
+  /** @internal */ readonly _debug: boolean;
+  readonly slowCallbackDuration: number;
+  callExceptionHandler(context: ExceptionContext): void;
 }
 
 /**
@@ -46,6 +53,29 @@ export class CallbackHandle implements Handle {
 
   cancelled(): boolean {
     return this._cancelled;
+  }
+
+  /**
+   * @internal Runs the callback (asyncio's `Handle._run`): an error it throws goes to the
+   * loop's exception handler, and in debug mode a slow callback is reported.
+   */
+  _run(loop: HandleRunner): void {
+    const cb = this._callback!;
+    const args = this._args;
+    const start = loop._debug ? performance.now() : 0;
+    try {
+      if (args === undefined) (cb as () => unknown)();
+      else if (args === ONE_ARG) (cb as (a: unknown) => unknown)(this._arg);
+      else (cb as (...a: unknown[]) => unknown)(...args);
+    } catch (error) {
+      loop.callExceptionHandler({ message: `Exception in callback ${this._describe()}`, exception: error, handle: this });
+    }
+    if (loop._debug) {
+      const took = performance.now() - start;
+      if (took >= loop.slowCallbackDuration) {
+        loop.callExceptionHandler({ message: `Executing ${this.toString()} took ${took.toFixed(1)} ms`, handle: this });
+      }
+    }
   }
 
   /** @internal The name shown in reports. */

@@ -68,7 +68,7 @@ export class VirtualTimeLoop extends EventLoop {
     const target = this._now + ms;
     for (;;) {
       await this._settle();
-      const next = this._nextTimer();
+      const next = this._timers.next();
       if (next === undefined || next._when > target) break;
       if (next._when > this._now) this._now = next._when;
       this._iterate();
@@ -88,7 +88,7 @@ export class VirtualTimeLoop extends EventLoop {
   /** @internal No host timer: while running, jump instead once everything waits. */
   override _armTimer(): void {
     if (!this._running || this._jumpScheduled || this._closed) return;
-    const next = this._nextTimer();
+    const next = this._timers.next();
     // A timer at Infinity never fires: with nothing else to do, the loop simply waits.
     if (next === undefined || next._when === Infinity) return;
     this._jumpScheduled = true;
@@ -103,7 +103,7 @@ function jumpToNextTimer(loop: VirtualTimeLoop): void {
   if (loop._closed || !loop._running) return;
   // Something became runnable since the jump was planned: that iteration re-plans it.
   if (loop._ready.length > 0 || loop._iterationScheduled) return;
-  const next = loop._nextTimer();
+  const next = loop._timers.next();
   if (next === undefined || next._when === Infinity) return;
   if (next._when > loop._now) loop._now = next._when;
   loop._runOnce();

@@ -592,7 +592,7 @@ describe("close", () => {
     loop.close();
     for (const h of handles) h.cancel();
     expect(handles.every((h) => h.cancelled())).toBe(true);
-    expect(loop._cancelledTimers).toBe(0);
+    expect(loop._timers._cancelled).toBe(0);
     expect(String(loop)).toBe("EventLoop [closed, ready: 0, timers: 0, debug: false]");
   });
 
@@ -629,8 +629,8 @@ describe("timer heap hygiene", () => {
       const size = loop._timers.size;
       const live = 1000 - i - 1;
       // What the heap holds beyond the live timers is bounded by half of it (or a small floor).
-      expect(size - loop._cancelledTimers).toBe(live);
-      expect(loop._cancelledTimers).toBeLessThanOrEqual(Math.max(64, size / 2));
+      expect(size - loop._timers._cancelled).toBe(live);
+      expect(loop._timers._cancelled).toBeLessThanOrEqual(Math.max(64, size / 2));
     }
     expect(loop._timers.size).toBeLessThan(250);
   });
