@@ -72,7 +72,12 @@ async function waitForFuture<T>(fut: Future<T>, loop: EventLoop, timeout: number
     } catch (error) {
       // The caller was cancelled: the work it waited for must not outlive the wait.
       fut.removeDoneCallback(release);
+      const wasPending = !fut.done();
       await cancelAndWait([fut], loop);
+      // If the work did not end cancelled (it caught the cancel and returned, or failed
+      // while stopping), that outcome is the answer, as an `await` of it would give
+      // (asyncio 3.12+). A result that came with the cancel does not count: the cancel won.
+      if (wasPending && !fut.cancelled()) return fut.result();
       throw error;
     }
     // Done at the same moment as the deadline still counts as done in time.

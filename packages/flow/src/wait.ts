@@ -59,12 +59,21 @@ export function wait<T>(aws: Iterable<AwaitableLike<T>>, options?: WaitFlowOptio
   }
   const { loop, unique } = toFutures(items, "wait");
   const outer = new Future<WaitResult<T>>(loop);
-  const finish = () => {
+  // The sets are made one loop step after the trigger, as asyncio makes them when the
+  // waiting task resumes: what finished meanwhile (at the same moment) counts as done, so
+  // nothing in `pending` is ever done already.
+  const report = () => {
     if (outer.done()) return;
     const done = new Set<Future<T>>();
     const pending = new Set<Future<T>>();
     for (const f of unique) (f.done() ? done : pending).add(f);
     outer.setResult({ done, pending });
+  };
+  let triggered = false;
+  const finish = () => {
+    if (triggered) return;
+    triggered = true;
+    loop.callSoon(report);
   };
   let left = unique.length;
   const onCompletion = (f: Future<T>) => {

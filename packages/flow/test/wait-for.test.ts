@@ -199,7 +199,7 @@ describe("cancelling the caller", () => {
     });
   }
 
-  it("a slow task is waited for after the caller is cancelled", async () => {
+  it("a slow task is waited for after the caller is cancelled, and its outcome is the answer (asyncio 3.12+)", async () => {
     await runV(async () => {
       const slow = slowTask(200);
       const waiting = createTask(() => waitFor(slow.fn, 400));
@@ -207,6 +207,20 @@ describe("cancelling the caller", () => {
       waiting.cancel();
       await wait([waiting]);
       expect(slow.state.exited).toBe(true);
+      // The work ignored the cancel and finished: the caller gets that result, as a plain
+      // `await` of it would, and its cancel request stays counted.
+      expect(waiting.cancelled()).toBe(false);
+      expect(waiting.result()).toBeUndefined();
+      expect(waiting.cancelling()).toBe(1);
+    });
+  });
+
+  it("a cancelled caller still gets CancelledError when the work ends cancelled", async () => {
+    await runV(async () => {
+      const waiting = createTask(() => waitFor(sleep(1000, "late"), 400));
+      await sleep(1);
+      waiting.cancel();
+      await wait([waiting]);
       expect(waiting.cancelled()).toBe(true);
     });
   });
