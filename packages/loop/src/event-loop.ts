@@ -6,7 +6,7 @@ import type {
   TaskFunction,
   TaskOptions,
 } from "@aiots/core";
-import { checkFunction, checkTime, debugSwitch, enterCallbackLoop, outsideTasks } from "@aiots/core/internal";
+import { checkFunction, checkTime, debugSwitch, enterCallbackLoop, outsideTasks, runningLoopOrUndefined } from "@aiots/core/internal";
 import { Future, Task, ensureFuture } from "@aiots/future";
 import { dispatchException, printException } from "./exceptions.js";
 import { CallbackHandle, ONE_ARG, packArgs } from "./handle.js";
@@ -220,6 +220,9 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   _checkRunnable(): void {
     this._checkOpen();
     if (this._running) throw new Error("This event loop is already running");
+    // Code run by another loop would give that loop's work a second, unrelated schedule.
+    const current = runningLoopOrUndefined();
+    if (current !== undefined && current !== this) throw new Error("Cannot run the event loop while another loop is running");
   }
 
   /** @internal */

@@ -56,26 +56,36 @@ export class CallbackHandle implements Handle {
   }
 
   /**
-   * @internal Runs the callback (asyncio's `Handle._run`): an error it throws goes to the
-   * loop's exception handler, and in debug mode a slow callback is reported.
+   * @internal Runs the callback (asyncio's `Handle._run`): an error it throws, or a
+   * rejection of the promise it returns, goes to the loop's exception handler, and in debug
+   * mode a slow callback is reported.
    */
   _run(loop: HandleRunner): void {
     const cb = this._callback!;
     const args = this._args;
     const start = loop._debug ? performance.now() : 0;
+    let result: unknown;
     try {
-      if (args === undefined) (cb as () => unknown)();
-      else if (args === ONE_ARG) (cb as (a: unknown) => unknown)(this._arg);
-      else (cb as (...a: unknown[]) => unknown)(...args);
+      if (args === undefined) result = (cb as () => unknown)();
+      else if (args === ONE_ARG) result = (cb as (a: unknown) => unknown)(this._arg);
+      else result = (cb as (...a: unknown[]) => unknown)(...args);
     } catch (error) {
-      loop.callExceptionHandler({ message: `Exception in callback ${this._describe()}`, exception: error, handle: this });
+      this._report(loop, error);
     }
+    // An async callback fails by rejecting: nobody else holds that promise, so the loop
+    // reports it as it reports a throw (instead of an unhandled rejection).
+    if (result instanceof Promise) result.then(undefined, (error: unknown) => this._report(loop, error));
     if (loop._debug) {
       const took = performance.now() - start;
       if (took >= loop.slowCallbackDuration) {
         loop.callExceptionHandler({ message: `Executing ${this.toString()} took ${took.toFixed(1)} ms`, handle: this });
       }
     }
+  }
+
+  /** @internal */
+  _report(loop: HandleRunner, error: unknown): void {
+    loop.callExceptionHandler({ message: `Exception in callback ${this._describe()}`, exception: error, handle: this });
   }
 
   /** @internal The name shown in reports. */

@@ -84,12 +84,13 @@ export class Runner {
     }
   }
 
-  /** Cancels the tasks still pending, waits for them, and closes the loop (if the runner made it or was given it). */
+  /**
+   * Cancels the tasks still pending, waits for them, and closes the loop (if the runner made
+   * it or was given it). A runner that has not made its loop yet has nothing to close and
+   * stays usable, as in asyncio.
+   */
   async close(): Promise<void> {
-    if (this._state !== "initialized") {
-      this._state = "closed";
-      return;
-    }
+    if (this._state !== "initialized") return;
     const loop = this._loop!;
     try {
       await cancelAllTasks(loop);

@@ -299,6 +299,24 @@ describe("exception handler", () => {
     expect(ctx.handle).toBe(h);
   });
 
+  it("an async callback that rejects goes to the handler too, not to the process", async () => {
+    const loop = hostLoop();
+    const seen: ExceptionContext[] = [];
+    loop.setExceptionHandler((_l, ctx) => seen.push(ctx));
+    const boom = new Error("async boom");
+    const h = loop.callSoon(async function failsLater() {
+      await null;
+      throw boom;
+    });
+    loop.callSoon(async () => "fine");
+    await turn();
+    await turn();
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.message).toMatch(/Exception in callback failsLater/);
+    expect(seen[0]!.exception).toBe(boom);
+    expect(seen[0]!.handle).toBe(h);
+  });
+
   it("a throwing timer callback goes to the handler too", async () => {
     const seen: ExceptionContext[] = [];
     const loop = new VirtualTimeLoop();

@@ -182,8 +182,10 @@ describe("Runner", () => {
     await runner.close();
   });
 
-  it("closing a runner that never ran makes no loop", async () => {
-    const runner = new Runner();
+  it("closing a runner that never made its loop does nothing: it stays usable", async () => {
+    const runner = new Runner({ loop: new VirtualTimeLoop() });
+    await runner.close();
+    expect(await runner.run(async () => 5)).toBe(5);
     await runner.close();
     expect(() => runner.getLoop()).toThrow(/closed/);
   });
