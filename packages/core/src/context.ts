@@ -7,7 +7,7 @@
  * `globalThis` under a registered symbol so that two copies of this package (a
  * duplicated install) still share one context.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
+import { AsyncLocalStorage, AsyncResource } from "node:async_hooks";
 import type { EventLoop, TaskLike } from "./interfaces.js";
 
 interface ContextState {
@@ -29,6 +29,21 @@ const state: ContextState = (holder[KEY] ??= {
 
 /** The storage whose store is the current task (internal: used by Task to run its function). */
 export const taskStorage: AsyncLocalStorage<TaskLike<unknown>> = state.tasks;
+
+/**
+ * The async context of the calling code, with `task` as the current task: where a task's
+ * function runs (internal). asyncio runs a task in a copy of the context it was created
+ * in; here that is every `AsyncLocalStorage` value of the code that called `createTask`,
+ * captured now, though the function starts later, from the loop.
+ */
+export function taskContext(task: TaskLike<unknown>): AsyncResource {
+  return state.tasks.run(task, newContext);
+}
+
+function newContext(): AsyncResource {
+  // Destroyed by the garbage collector like any object: no destroy hook to emit.
+  return new AsyncResource("aiots.Task", { requireManualDestroy: true });
+}
 
 /** The task whose code is running, if it is still pending; `undefined` outside tasks. */
 export function currentTaskOrUndefined(): TaskLike<unknown> | undefined {
@@ -84,27 +99,15 @@ export const debugSwitch: { everOn: boolean } = ((state as ContextState & { debu
 });
 
 /**
- * Runs `fn(arg)` outside any task's context (internal: the loop's iterations, the batch of
- * future reactions). `AsyncLocalStorage.exit` would do it, but on Node 20 it turns the
- * storage off and on again (its hooks with it), which costs far more than a `run` with no
- * store; when no task is current, nothing needs doing at all.
+ * Runs `fn(arg)` in the context this module was loaded in (internal: the loop's iterations,
+ * the batch of future reactions): outside any task, and with none of the `AsyncLocalStorage`
+ * values of whatever code happened to wake the loop, which belong to that code only. So a
+ * loop callback never sees another caller's context. (A task runs in the context its
+ * creator had: see `taskContext`.)
  */
 export function outsideTasks<A>(fn: (arg: A) => void, arg: A): void {
-  const storage = state.tasks;
-  if (storage.getStore() === undefined) fn(arg);
-  else if (rootContext !== undefined) rootContext(fn, arg);
-  else storage.run(undefined as unknown as TaskLike<unknown>, fn, arg);
+  rootContext.runInAsyncScope(fn, undefined, arg);
 }
 
-/**
- * The context of this module's loading, outside any task, where the runtime keeps async
- * context in frames (Node.js 24+): switching to a snapshot swaps one frame, where `run`
- * copies the frame's map each time. On older runtimes a snapshot is an `AsyncResource`,
- * slower than `run`, so none is taken.
- */
-const rootContext: (<A>(fn: (arg: A) => void, arg: A) => void) | undefined = (() => {
-  const major = Number(globalThis.process?.versions?.node?.split(".")[0] ?? 0);
-  const snapshot = (AsyncLocalStorage as { snapshot?: () => <R, A extends unknown[]>(fn: (...args: A) => R, ...args: A) => R }).snapshot;
-  if (major < 24 || typeof snapshot !== "function" || state.tasks.getStore() !== undefined) return undefined;
-  return snapshot();
-})();
+// (Made with no current task even if this module is first loaded from inside one.)
+const rootContext = state.tasks.run(undefined as unknown as TaskLike<unknown>, () => new AsyncResource("aiots.root", { requireManualDestroy: true }));

@@ -13,6 +13,7 @@ export {
   debugSwitch,
   enterCallbackLoop,
   setDefaultLoopFactory,
+  taskContext,
   taskStorage,
 } from "./context.js";
 export { checkFunction, checkInteger, checkTime, checkTimeout, checkWaitOptions } from "./validate.js";

@@ -1,6 +1,6 @@
 
 import { loopForCurrentCode } from "@aiots/core/internal";
-import type { AwaitableLike, EventLoop } from "@aiots/core";
+import type { AwaitableLike, EventLoop, FutureLike } from "@aiots/core";
 import { Future, isFuture } from "./future.js";
 import { Task } from "./task.js";
 
@@ -10,7 +10,8 @@ import { Task } from "./task.js";
  * or other thenable is wrapped in a Future that settles with it. Cancelling that wrapper
  * settles it at once, but the promise itself runs on: a plain promise cannot be stopped.
  *
- * @throws TypeError for anything else.
+ * @throws TypeError for anything else; RangeError if `loop` is given and a Future belongs
+ *   to another loop.
  * @example
  * ```ts
  * const f = ensureFuture(Promise.resolve(1));
@@ -18,7 +19,14 @@ import { Task } from "./task.js";
  * ```
  */
 export function ensureFuture<T>(awaitable: AwaitableLike<T>, loop?: EventLoop): Future<T> {
-  if (isFuture(awaitable)) return awaitable as Future<T>;
+  if (isFuture(awaitable)) {
+    if (loop !== undefined) {
+      // A future made without a loop, and not used yet, is taken to be `loop`'s.
+      const own = awaitable instanceof Future ? (awaitable._loop ??= loop) : (awaitable as FutureLike<T>).getLoop();
+      if (own !== loop) throw new RangeError("The future belongs to a different loop than the one specified as the loop argument");
+    }
+    return awaitable as Future<T>;
+  }
   if (typeof awaitable === "function") return new Task(awaitable, loop ?? loopForCurrentCode());
   if (awaitable !== null && typeof awaitable === "object" && typeof (awaitable as PromiseLike<T>).then === "function") {
     const future = new Future<T>(loop ?? loopForCurrentCode());

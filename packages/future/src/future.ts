@@ -162,7 +162,11 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
    * carrying `msg`, and done callbacks are scheduled. Returns `false` if it was already done.
    */
   cancel(msg?: string): boolean {
-    if (this._state !== PENDING) return false;
+    if (this._state !== PENDING) {
+      // Asking to cancel a failed future counts as having seen its exception (asyncio).
+      if (this._state === REJECTED) this._markRetrieved();
+      return false;
+    }
     this._state = CANCELLED;
     this._cancelMessage = msg;
     if (this._nativeWaiter === undefined) this._native = this._nativeReject = undefined;

@@ -1,6 +1,7 @@
 import { CancelledError, isCancelledError } from "@aiots/core";
 import type { EventLoop, TaskFunction, TaskLike, TaskOptions } from "@aiots/core";
-import { checkFunction, loopForCurrentCode, taskStorage } from "@aiots/core/internal";
+import { checkFunction, loopForCurrentCode, taskContext } from "@aiots/core/internal";
+import type { AsyncResource } from "node:async_hooks";
 import { debugTracker } from "./debug.js";
 import { Future, preview } from "./future.js";
 import { registerTask, unregisterTask } from "./registry.js";
@@ -71,6 +72,8 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   /** @internal */ _regNext: Task<unknown> | undefined = undefined;
   /** @internal 0 = not registered, 1 = strong list, 2 = weak set (debug). */
   _registered: 0 | 1 | 2 = 0;
+  /** @internal The creator's async context, with this task as current, until the function starts. */
+  _context: AsyncResource | undefined;
 
   /** @internal Use `createTask` or `loop.createTask`. */
   constructor(fn: TaskFunction<T>, loop: EventLoop, options?: TaskOptions) {
@@ -84,6 +87,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     if (signal !== undefined) this._linkSignal(signal);
     registerTask(this);
     if (debugTracker.enabled && loop.getDebug()) debugTracker.watchPendingTask(this);
+    this._context = taskContext(this);
     if (options?.eagerStart === true) this._step();
     else callSoonOne(loop, stepTask, this as Task<unknown>);
   }
@@ -117,7 +121,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
    * the task is already done. Each call counts (`cancelling()`).
    */
   override cancel(msg?: string): boolean {
-    if (this.done()) return false;
+    if (this.done()) return super.cancel(msg);
     this._numCancelsRequested++;
     this._cancelMessage = msg;
     const abort = this._abort;
@@ -151,6 +155,11 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     if (this.done()) return undefined;
     if (this._late !== undefined) this._late = undefined;
     if ((future as unknown) === this) return new Error(`Task cannot await on itself: ${this.getName()}`);
+    const loop = future._loop;
+    if (loop !== undefined && loop !== this._loop) {
+      // Its callbacks run on another loop: the two do not share a schedule (asyncio refuses it too).
+      return new Error(`Task ${this.getName()} got Future ${future.toString()} attached to a different loop`);
+    }
     // A future that is already done is never refused: it may carry something handed to
     // this task (a lock, a permit, a queue item), and throwing instead of delivering it
     // would lose it. A pending cancel then waits for the next await of a pending future.
@@ -228,12 +237,14 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     const fn = this._fn;
     if (fn === undefined) return;
     this._fn = undefined;
+    const context = this._context!;
+    this._context = undefined;
     if (this._mustCancel) {
       // Cancelled before it started: like asyncio, the function never runs.
       this._finishCancelled(new CancelledError(this._cancelMessage));
       return;
     }
-    taskStorage.run(this, runFunction, this, fn);
+    context.runInAsyncScope(runFunction, undefined, this, fn);
   }
 
   /** @internal */
@@ -312,12 +323,27 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     if (!this.done() && this._numCancelsRequested > 0) state = "cancelling";
     // The last awaited future stays recorded after it settles (see `_cancelWaits`): show it only while pending.
     const on = this._waitingOn;
-    const waiting = !this.done() && on !== undefined && !on.done() ? `, waiting on ${on.toString()}` : "";
+    let waiting = "";
+    if (!this.done() && on !== undefined && !on.done()) {
+      // Tasks that await each other (a deadlock) would describe each other for ever.
+      if (describing.has(this)) waiting = ", waiting on ...";
+      else {
+        describing.add(this);
+        try {
+          waiting = `, waiting on ${on.toString()}`;
+        } finally {
+          describing.delete(this);
+        }
+      }
+    }
     return `Task [${preview(this.getName()).replace(/^"|"$/g, "")}, ${state}${waiting}]`;
   }
 }
 
 Object.defineProperty(Task.prototype, Symbol.toStringTag, { configurable: true, get: () => "Task" });
+
+/** Tasks whose `toString` is running, to cut a cycle of tasks awaiting each other. */
+const describing = new Set<object>();
 
 function compactDone(list: Future<unknown>[]): void {
   let j = 0;
