@@ -30,6 +30,12 @@ export interface ItemStore<T> {
 class DequeStore<T> implements ItemStore<T> {
   /** @internal */ _items = new Deque<T>();
   /** @internal */ readonly _lifo: boolean;
+  /**
+   * @internal (FIFO) How many items at the front were given back. Items are handed to
+   * getters in put order and given back in that order, so each one goes behind the ones
+   * given back before it, not in front: two getters cancelled together leave x, y, not y, x.
+   */
+  _restored = 0;
 
   constructor(lifo: boolean) {
     this._lifo = lifo;
@@ -46,16 +52,28 @@ class DequeStore<T> implements ItemStore<T> {
   check(_item: T): void {}
 
   take(): T {
-    return (this._lifo ? this._items.pop() : this._items.shift()) as T;
+    if (this._lifo) return this._items.pop() as T;
+    if (this._restored > 0) this._restored--;
+    return this._items.shift() as T;
   }
 
   restore(item: T): void {
-    if (this._lifo) this._items.push(item);
-    else this._items.unshift(item);
+    const items = this._items;
+    if (this._lifo) {
+      items.push(item);
+      return;
+    }
+    // Rare (a getter cancelled after an item was handed to it): O(given back so far).
+    const ahead: T[] = [];
+    for (let i = 0; i < this._restored; i++) ahead.push(items.shift() as T);
+    items.unshift(item);
+    for (let i = ahead.length - 1; i >= 0; i--) items.unshift(ahead[i]!);
+    this._restored++;
   }
 
   clear(): void {
     this._items = new Deque<T>();
+    this._restored = 0;
   }
 }
 
