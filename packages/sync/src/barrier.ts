@@ -126,10 +126,18 @@ export class Barrier {
   /** @internal */
   async _wait(signal: AbortSignal | undefined): Promise<number> {
     const cond = this._cond;
-    await cond.acquire(signal === undefined ? undefined : { signal });
+    // Nothing here waits unless it has to: asyncio's `wait` runs to its first real wait in
+    // one step, so a barrier of one lets a task through in that step, and the parties that
+    // arrive in one step are all counted in it. (Awaiting a settled promise would let other
+    // code in at each await, with the lock held.)
+    if ((signal !== undefined && signal.aborted) || !cond._lock._tryAcquire()) {
+      await cond.acquire(signal === undefined ? undefined : { signal });
+    }
     try {
       // Wait while the previous round drains or resets, then refuse if broken.
-      await cond.waitFor(() => this._state !== "draining" && this._state !== "resetting", { signal });
+      if (this._state === "draining" || this._state === "resetting") {
+        await cond.waitFor(() => this._state !== "draining" && this._state !== "resetting", { signal });
+      }
       if (this._state === "broken") throw new BrokenBarrierError("Barrier aborted");
       const index = this._count++;
       try {
@@ -138,7 +146,7 @@ export class Barrier {
           this._state = "draining";
           cond.notifyAll();
         } else {
-          await cond.waitFor(() => this._state !== "filling", { signal });
+          if (this._state === "filling") await cond.waitFor(() => this._state !== "filling", { signal });
           const state = this.state; // re-read: it changed while we waited
           if (state === "broken" || state === "resetting") {
             throw new BrokenBarrierError("Barrier aborted or reset while waiting");
@@ -165,7 +173,9 @@ export class Barrier {
   /** @internal Runs `change` holding the condition's lock, then wakes every waiter. */
   async _locked(signal: AbortSignal | undefined, change: (barrier: Barrier) => void): Promise<void> {
     const cond = this._cond;
-    await cond.acquire(signal === undefined ? undefined : { signal });
+    if ((signal !== undefined && signal.aborted) || !cond._lock._tryAcquire()) {
+      await cond.acquire(signal === undefined ? undefined : { signal });
+    }
     try {
       change(this);
       cond.notifyAll();

@@ -37,7 +37,26 @@ export class Semaphore {
    * the permit it was handed).
    */
   readonly _pass = (): void => {
-    if (!this._waiters.wakeFirst(true)) this._value++;
+    if (this._waiters.wakeFirst(true)) {
+      // Until the woken waiter's `await` is delivered, the semaphore counts as locked, as
+      // asyncio keeps a woken waiter in its line until it resumes: permits released in the
+      // meantime go to the waiters and newcomers behind it, in order, not past it.
+      this._handing++;
+      queueMicrotask(this._handedOver);
+    } else this._value++;
+  };
+  /** @internal Permits handed to waiters whose `await` is not delivered yet. */
+  _handing = 0;
+  /** @internal Queued right after a hand-over, so it runs once that waiter's `await` was delivered. */
+  readonly _handedOver = (): void => {
+    this._handing--;
+    // Permits released meanwhile went to the count, and newcomers queued behind the woken
+    // waiter: they get those permits now, in order (asyncio's woken waiter does this when
+    // it resumes).
+    while (this._value > 0 && this._waiters.size > 0) {
+      this._value--;
+      this._pass();
+    }
   };
 
   constructor(value = 1) {
@@ -45,9 +64,12 @@ export class Semaphore {
     this._value = value;
   }
 
-  /** Whether `acquire()` would wait: no free permit, or others wait already. */
+  /**
+   * Whether `acquire()` would wait: no free permit, others wait already, or a permit was
+   * just handed to a waiter that has not resumed yet (asyncio's `locked()`).
+   */
   locked(): boolean {
-    return this._value === 0 || this._waiters.size > 0;
+    return this._value === 0 || this._waiters.size > 0 || this._handing > 0;
   }
 
   /**
@@ -70,7 +92,7 @@ export class Semaphore {
 
   /** @internal The fast path: takes a free permit if nobody waits. */
   _tryAcquire(): boolean {
-    if (this._value === 0 || this._waiters.size > 0) return false;
+    if (this._value === 0 || this._waiters.size > 0 || this._handing > 0) return false;
     this._value--;
     return true;
   }
