@@ -37,12 +37,13 @@ export const taskStorage: AsyncLocalStorage<TaskLike<unknown>> = state.tasks;
  * captured now, though the function starts later, from the loop.
  */
 export function taskContext(task: TaskLike<unknown>): AsyncResource {
-  return state.tasks.run(task, newContext);
+  return state.tasks.run(task, contextHere);
 }
 
-function newContext(): AsyncResource {
+/** The current async context, kept to run code in later (`runInAsyncScope`). */
+function contextHere(): AsyncResource {
   // Destroyed by the garbage collector like any object: no destroy hook to emit.
-  return new AsyncResource("aiots.Task", { requireManualDestroy: true });
+  return new AsyncResource("aiots", { requireManualDestroy: true });
 }
 
 /** The task whose code is running, if it is still pending; `undefined` outside tasks. */
@@ -110,4 +111,4 @@ export function outsideTasks<A>(fn: (arg: A) => void, arg: A): void {
 }
 
 // (Made with no current task even if this module is first loaded from inside one.)
-const rootContext = state.tasks.run(undefined as unknown as TaskLike<unknown>, () => new AsyncResource("aiots.root", { requireManualDestroy: true }));
+const rootContext = state.tasks.run(undefined as unknown as TaskLike<unknown>, contextHere);

@@ -52,12 +52,35 @@ export function onSettle<T>(future: FutureLike<T>, hook: (future: FutureLike<T>)
 export class WaiterQueue<T> {
   /** @internal */ readonly _waiters = new Deque<FutureLike<T>>();
   /** @internal */ _live = 0;
+  /**
+   * Woken waiters whose `await` is not delivered yet. Counted only for a queue made with
+   * `onDelivered`: a primitive that must know when a hand-over has landed (a Semaphore
+   * stays locked until then, a Queue keeps the item's slot).
+   */
+  handing = 0;
+  /** @internal Runs `onDelivered`, in the microtask queued right after a wake-up. */
+  readonly _delivered: (() => void) | undefined;
   /** @internal Every waiter leaves the live count here, however its future settles. */
   readonly _onSettled = (): void => {
     this._live--;
     const dead = this._waiters.length - this._live;
     if (dead > 32 && dead > this._live) this._waiters.filterInPlace((w) => !w.done());
   };
+
+  /**
+   * @param onDelivered called once per woken waiter, when its `await` has been delivered
+   *   (or dropped, see `onDropped`): resolving a waiter queues that delivery, so a microtask
+   *   queued right after it runs once it is done.
+   */
+  constructor(onDelivered?: () => void) {
+    this._delivered =
+      onDelivered === undefined
+        ? undefined
+        : () => {
+            this.handing--;
+            onDelivered();
+          };
+  }
 
   /** The number of live (pending) waiters. */
   get size(): number {
@@ -85,6 +108,11 @@ export class WaiterQueue<T> {
       if (future === undefined) return false;
       if (future.done()) continue;
       future.setResult(value);
+      const delivered = this._delivered;
+      if (delivered !== undefined) {
+        this.handing++;
+        queueMicrotask(delivered);
+      }
       return true;
     }
   }

@@ -25,7 +25,10 @@ export function reasonMessage(reason: unknown): string | undefined {
   return reason === undefined ? undefined : String(reason);
 }
 
-/** Runs inside `taskStorage.run`, so a thenable result's `then` sees the task as current. */
+/**
+ * Runs in the task's context (see `taskContext`), so a thenable result's `then` sees the
+ * task as current, and so do the outcome handlers below.
+ */
 export function runFunction<T>(task: Task<T>, fn: TaskFunction<T>): void {
   let result: T | PromiseLike<T>;
   try {

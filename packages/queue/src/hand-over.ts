@@ -47,9 +47,9 @@ export abstract class QueueCore<T> {
   /** @internal */ readonly _maxsize: number;
   /** @internal */ _store: ItemStore<T>;
   /** @internal Consumers waiting on an empty queue; each waiter is resolved with its item. */
-  readonly _getters = new WaiterQueue<T>();
+  readonly _getters = new WaiterQueue<T>(() => this._handedOver());
   /** @internal Producers waiting on a full queue; each waiter is resolved when it is admitted. */
-  readonly _putters = new WaiterQueue<void>();
+  readonly _putters = new WaiterQueue<void>(() => this._finishPut());
   /** @internal */ readonly _joiners = new WaiterQueue<void>();
   /** @internal Admitted puts whose items are not in yet, in the order of their `_finishPut`. */
   readonly _admitted = new Deque<PutWaiter<T>>();
@@ -58,9 +58,7 @@ export abstract class QueueCore<T> {
    * still drop them, and slots of admitted putters whose items are not in yet.
    */
   _reserved = 0;
-  /** @internal Items handed to getters whose `_handedOver` microtask has not run. */
-  _handing = 0;
-  /** @internal Of those, how many came back (a dropped `await`) and already freed their slot. */
+  /** @internal Of the getters' hand-overs in flight (`_getters.handing`), how many came back (a dropped `await`) and already freed their slot. */
   _releasedEarly = 0;
   /** @internal */ _unfinished = 0;
   /** @internal */ _state: QueueState = "open";
@@ -112,19 +110,16 @@ export abstract class QueueCore<T> {
   }
 
   /**
-   * @internal Resolves the first waiting getter with `item`. Resolving it queued the
-   * delivery of the getter's `await`, so `_handedOver`, queued next, runs after it.
+   * @internal Resolves the first waiting getter with `item`; `_handedOver` runs once the
+   * getter's `await` was delivered (the getters' line counts it in `handing` until then).
    */
   _handOver(item: T): void {
     this._reserved++;
-    this._handing++;
     this._getters.wakeFirst(item);
-    queueMicrotask(this._handedOver);
   }
 
   /** @internal A getter's `await` was delivered (or dropped): the item's slot is free. */
   readonly _handedOver = (): void => {
-    this._handing--;
     if (this._releasedEarly > 0) this._releasedEarly--;
     else this._reserved--;
     if (this._putters.size > 0) this._admitPutters();
@@ -143,7 +138,7 @@ export abstract class QueueCore<T> {
    * front of the buffer, in the slot the item held.
    */
   _giveBack(item: T): void {
-    if (this._handing > this._releasedEarly) {
+    if (this._getters.handing > this._releasedEarly) {
       this._reserved--;
       this._releasedEarly++;
     }
@@ -167,8 +162,8 @@ export abstract class QueueCore<T> {
   _admitPutters(): void {
     while (this._putters.size > 0 && !this.full()) {
       this._reserved++;
-      this._putters.wakeFirst(undefined); // the woken PutWaiter queues itself on `_admitted`
-      queueMicrotask(this._finishPut);
+      // The woken PutWaiter queues itself on `_admitted`; `_finishPut` follows its delivery.
+      this._putters.wakeFirst(undefined);
     }
   }
 

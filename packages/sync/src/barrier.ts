@@ -130,14 +130,12 @@ export class Barrier {
     // one step, so a barrier of one lets a task through in that step, and the parties that
     // arrive in one step are all counted in it. (Awaiting a settled promise would let other
     // code in at each await, with the lock held.)
-    if ((signal !== undefined && signal.aborted) || !cond._lock._tryAcquire()) {
-      await cond.acquire(signal === undefined ? undefined : { signal });
-    }
+    const entering = this._enter(signal);
+    if (entering !== undefined) await entering;
     try {
       // Wait while the previous round drains or resets, then refuse if broken.
-      if (this._state === "draining" || this._state === "resetting") {
-        await cond.waitFor(() => this._state !== "draining" && this._state !== "resetting", { signal });
-      }
+      const open = () => this._state !== "draining" && this._state !== "resetting";
+      if (!open()) await cond.waitFor(open, { signal });
       if (this._state === "broken") throw new BrokenBarrierError("Barrier aborted");
       const index = this._count++;
       try {
@@ -146,7 +144,8 @@ export class Barrier {
           this._state = "draining";
           cond.notifyAll();
         } else {
-          if (this._state === "filling") await cond.waitFor(() => this._state !== "filling", { signal });
+          const released = () => this._state !== "filling";
+          if (!released()) await cond.waitFor(released, { signal });
           const state = this.state; // re-read: it changed while we waited
           if (state === "broken" || state === "resetting") {
             throw new BrokenBarrierError("Barrier aborted or reset while waiting");
@@ -170,12 +169,20 @@ export class Barrier {
     }
   }
 
+  /**
+   * @internal Takes the condition's lock: at once if it is free (undefined: nothing to
+   * await, so no other code runs in between), else the acquire to await.
+   */
+  _enter(signal: AbortSignal | undefined): Promise<true> | undefined {
+    if ((signal === undefined || !signal.aborted) && this._cond._lock._tryAcquire()) return undefined;
+    return this._cond.acquire(signal === undefined ? undefined : { signal });
+  }
+
   /** @internal Runs `change` holding the condition's lock, then wakes every waiter. */
   async _locked(signal: AbortSignal | undefined, change: (barrier: Barrier) => void): Promise<void> {
     const cond = this._cond;
-    if ((signal !== undefined && signal.aborted) || !cond._lock._tryAcquire()) {
-      await cond.acquire(signal === undefined ? undefined : { signal });
-    }
+    const entering = this._enter(signal);
+    if (entering !== undefined) await entering;
     try {
       change(this);
       cond.notifyAll();

@@ -30,33 +30,19 @@ import { acquireGate, describe } from "./waiting.js";
 export class Semaphore {
   /** @internal The free permits. While anyone waits it is 0: a release hands its permit over. */
   _value: number;
-  /** @internal */ readonly _waiters = new WaiterQueue<true>();
+  /**
+   * @internal Until a woken waiter's `await` is delivered (`handing`), the semaphore counts
+   * as locked, as asyncio keeps a woken waiter in its line until it resumes: permits
+   * released in the meantime go to the waiters and newcomers behind it, in order.
+   */
+  readonly _waiters = new WaiterQueue<true>(() => this._handedOver());
   /**
    * @internal Hands a permit to the first live waiter, or back to the count (never
    * bounded: also how a waiter whose `await` was cancelled after the handover gives back
    * the permit it was handed).
    */
   readonly _pass = (): void => {
-    if (this._waiters.wakeFirst(true)) {
-      // Until the woken waiter's `await` is delivered, the semaphore counts as locked, as
-      // asyncio keeps a woken waiter in its line until it resumes: permits released in the
-      // meantime go to the waiters and newcomers behind it, in order, not past it.
-      this._handing++;
-      queueMicrotask(this._handedOver);
-    } else this._value++;
-  };
-  /** @internal Permits handed to waiters whose `await` is not delivered yet. */
-  _handing = 0;
-  /** @internal Queued right after a hand-over, so it runs once that waiter's `await` was delivered. */
-  readonly _handedOver = (): void => {
-    this._handing--;
-    // Permits released meanwhile went to the count, and newcomers queued behind the woken
-    // waiter: they get those permits now, in order (asyncio's woken waiter does this when
-    // it resumes).
-    while (this._value > 0 && this._waiters.size > 0) {
-      this._value--;
-      this._pass();
-    }
+    if (!this._waiters.wakeFirst(true)) this._value++;
   };
 
   constructor(value = 1) {
@@ -69,7 +55,7 @@ export class Semaphore {
    * just handed to a waiter that has not resumed yet (asyncio's `locked()`).
    */
   locked(): boolean {
-    return this._value === 0 || this._waiters.size > 0 || this._handing > 0;
+    return this._value === 0 || this._waiters.size > 0 || this._waiters.handing > 0;
   }
 
   /**
@@ -92,7 +78,7 @@ export class Semaphore {
 
   /** @internal The fast path: takes a free permit if nobody waits. */
   _tryAcquire(): boolean {
-    if (this._value === 0 || this._waiters.size > 0 || this._handing > 0) return false;
+    if (this._value === 0 || this._waiters.size > 0 || this._waiters.handing > 0) return false;
     this._value--;
     return true;
   }
@@ -124,6 +110,18 @@ export class Semaphore {
    */
   guard(options?: WaitOptions): Promise<AsyncDisposable & Disposable> {
     return guardGate(this, this, checkWaitOptions(options, this._name(), "guard"));
+  }
+
+  /**
+   * @internal A woken waiter's `await` was delivered. Permits released meanwhile went to
+   * the count, and newcomers queued behind that waiter: they get those permits now, in
+   * order (asyncio's woken waiter does this when it resumes).
+   */
+  _handedOver(): void {
+    while (this._value > 0 && this._waiters.size > 0) {
+      this._value--;
+      this._pass();
+    }
   }
 
   /** @internal */
