@@ -1,6 +1,13 @@
 import { Deque } from "./deque.js";
 import type { EventLoop, FutureLike } from "./interfaces.js";
 
+/**
+ * Queues the delivered-callbacks: a reaction on a settled promise is a plain microtask,
+ * about five times cheaper on Node 24 than `queueMicrotask`, which makes an async
+ * resource for each call.
+ */
+const SETTLED = Promise.resolve();
+
 /** The hook slots aiots futures have; a foreign future falls back to a done callback. */
 interface Hookable {
   _onSettle?: ((future: never) => void) | undefined;
@@ -111,7 +118,7 @@ export class WaiterQueue<T> {
       const delivered = this._delivered;
       if (delivered !== undefined) {
         this.handing++;
-        queueMicrotask(delivered);
+        void SETTLED.then(delivered);
       }
       return true;
     }
