@@ -2,7 +2,7 @@ import { BrokenBarrierError } from "@aiots/core";
 import type { WaitOptions } from "@aiots/core";
 import { checkInteger, checkWaitOptions } from "@aiots/core/internal";
 import { Condition } from "./condition.js";
-import { aborted } from "./waiting.js";
+import { Turns, aborted } from "./waiting.js";
 
 /**
  * The states of a `Barrier` (asyncio's `_BarrierState`): `filling` while parties arrive,
@@ -24,7 +24,11 @@ export type BarrierState = "filling" | "draining" | "resetting" | "broken";
  * asyncio (unlike `threading.Barrier`). One cancelled after its round completed but before
  * it resumed throws `CancelledError` (asyncio too) and leaves; the others still return.
  *
- * Built like asyncio's, on a `Condition`, so every state change is asyncio's.
+ * Built like asyncio's, on a `Condition`, so every state change is asyncio's. Parties
+ * released together go on one loop iteration each, in the order they were woken, as
+ * asyncio's tasks do: each (and the code it returns to) runs until it next waits before the
+ * next one leaves the round. So a `reset()` or `abort()` by a party that has left breaks
+ * the parties not yet out, as in asyncio. Releasing `n` parties takes `n` iterations.
  *
  * @throws TypeError if `parties` is not a number; RangeError if it is not an integer >= 1.
  * @example
@@ -45,6 +49,7 @@ export class Barrier {
   constructor(parties: number) {
     checkInteger(parties, "Barrier parties", 1);
     this._parties = parties;
+    this._cond._turns = new Turns();
   }
 
   /** The number of parties a round needs. */

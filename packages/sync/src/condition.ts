@@ -3,6 +3,7 @@ import type { FutureLike, WaitOptions } from "@aiots/core";
 import { WaiterQueue, checkFunction, checkInteger, checkWaitOptions, onDropped } from "@aiots/core/internal";
 import { Lock } from "./lock.js";
 import { aborted, describe, enqueue } from "./waiting.js";
+import type { Turns } from "./waiting.js";
 
 /**
  * A condition variable (asyncio's `Condition`): tasks holding its lock `wait()` until
@@ -45,6 +46,9 @@ export class Condition {
   readonly _passOn = (): void => {
     this._waiters.wakeFirst(true);
   };
+
+  /** @internal With turns (a Barrier's), woken waiters go on one per loop iteration. */
+  _turns: Turns | undefined = undefined;
 
   constructor(lock?: Lock) {
     if (lock === undefined || lock === null) lock = new Lock();
@@ -188,6 +192,7 @@ export class Condition {
       // (passed on) and throws here.
       await waiter;
       notified = true;
+      if (this._turns !== undefined) await this._turns.take();
     } catch (e) {
       // Withdrawn before a notify, or notified and then cancelled: the notify was passed on.
       failed = true;

@@ -1,6 +1,5 @@
-import type { FutureLike } from "@aiots/core";
-import type { WaiterQueue } from "@aiots/core/internal";
-import { linkAbort, onDropped } from "@aiots/core/internal";
+import type { EventLoop, FutureLike } from "@aiots/core";
+import { WaiterQueue, linkAbort, onDropped } from "@aiots/core/internal";
 import { getEventLoop } from "@aiots/loop";
 
 /**
@@ -70,4 +69,32 @@ export function acquireGate(gate: Gate, signal: AbortSignal | undefined): Promis
   if (signal !== undefined && signal.aborted) return aborted(signal);
   if (gate._tryAcquire()) return ACQUIRED;
   return waitIn(gate._waiters, signal, gate._pass);
+}
+
+/**
+ * A line of woken waiters that go on one per loop iteration, in the order they joined.
+ * asyncio runs each woken task as its own step: it goes on until it next waits (and so does
+ * whatever it returned to) before the next woken task takes its first look at the shared
+ * state. Woken code here resumes as promise reactions, so waiters woken together would
+ * interleave at every await; giving each its own iteration restores asyncio's order.
+ */
+export class Turns {
+  /** @internal */ readonly _line = new WaiterQueue<true>();
+  /** @internal */ _loop: EventLoop | undefined = undefined;
+  /** @internal Lets the first waiter in line go, and schedules the next turn if any wait. */
+  readonly _next = (): void => {
+    this._line.wakeFirst(true);
+    if (this._line.size > 0) this._loop!.callSoon(this._next);
+    else this._loop = undefined;
+  };
+
+  /** Resolves at this caller's turn. Cancelling the awaiting task leaves the line. */
+  take(): Promise<true> {
+    const turn = waitIn(this._line, undefined);
+    if (this._loop === undefined) {
+      this._loop = getEventLoop();
+      this._loop.callSoon(this._next);
+    }
+    return turn;
+  }
 }

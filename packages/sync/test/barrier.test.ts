@@ -487,4 +487,44 @@ describe("Barrier with an AbortSignal", () => {
       expect(barrier.nWaiting).toBe(0);
     });
   });
+
+  it("parties released together go on one loop iteration each, in the order they arrived, after the party that completed the round", async () => {
+    await virtual(async () => {
+      const barrier = new Barrier(4);
+      const log: string[] = [];
+      const party = (name: string) =>
+        createTask(async () => {
+          await barrier.wait();
+          log.push(`${name} out, count ${barrier._count}`);
+          // Each party's own code runs to its next wait before the next party leaves.
+          await Promise.resolve();
+          log.push(`${name} still first`);
+        });
+      const tasks = ["a", "b", "c", "d"].map(party);
+      // A plain callback scheduled before the round completes runs between the turns.
+      let iteration = 0;
+      const tick = () => {
+        iteration++;
+        log.push(`iteration ${iteration}`);
+        if (iteration < 4) getRunningLoop().callSoon(tick);
+      };
+      getRunningLoop().callSoon(tick);
+      await Promise.all(tasks);
+      // The tasks start in the iteration of the first tick, d last, completing the round.
+      expect(log).toEqual([
+        "iteration 1",
+        "d out, count 3",
+        "d still first",
+        "iteration 2",
+        "a out, count 2",
+        "a still first",
+        "iteration 3",
+        "b out, count 1",
+        "b still first",
+        "iteration 4",
+        "c out, count 0",
+        "c still first",
+      ]);
+    });
+  });
 });

@@ -786,18 +786,15 @@ describe("Barrier (test_locks.BarrierTests)", () => {
     });
   });
 
-  // The next four follow CPython cases whose outcome rests on asyncio's scheduling: a
-  // party that leaves the barrier keeps running (its `reset()`/`abort()` takes the free
-  // lock at once) before any party woken by the same notifyAll runs. In aiots woken tasks
-  // resume as promise reactions (docs/choices.md, "A woken task resumes as a promise
-  // reaction"), so every party woken by notifyAll queues for the barrier's lock at once,
-  // ahead of any later reset/abort. The tests assert aiots' outcome and name asyncio's.
+  // The next five follow CPython cases whose outcome rests on asyncio's scheduling: a party
+  // that leaves the barrier goes on (its `reset()`/`abort()` takes the free lock at once)
+  // before the next party woken by the same notifyAll takes its first look at the state.
+  // aiots' Barrier gives woken parties one loop iteration each for that reason.
 
-  it("test_reset_barrier_when_tasks_half_draining: a reset by a party that left comes after the woken parties have left (asyncio: breaks 2)", async () => {
+  it("test_reset_barrier_when_tasks_half_draining: a reset by a party that left breaks the parties not yet out", async () => {
     await virtual(async () => {
       const barrier = new Barrier(N);
       const broken: boolean[] = [];
-      const countsSeen: number[] = [];
       const rest = Math.floor(N / 2);
       await gatherTasks(N, async () => {
         try {
@@ -807,28 +804,23 @@ describe("Barrier (test_locks.BarrierTests)", () => {
           broken.push(true);
           return;
         }
-        countsSeen.push(barrier._count);
         if (barrier._count === rest) await barrier.reset();
       });
-      // Each party sees the count asyncio's would (it runs right after it leaves)...
-      expect(countsSeen).toEqual([4, 3, 2, 1, 0]);
-      // ...but the reset queues for the lock behind the parties still draining, so it
-      // finds them gone: asyncio breaks `rest` (2) parties here, aiots none.
-      expect(broken).toEqual([]);
+      expect(broken).toEqual(Array(rest).fill(true));
       expect(barrier.nWaiting).toBe(0);
       expect(String(barrier)).not.toContain("resetting");
       expect(barrier.broken).toBe(false);
     });
   });
 
-  it("test_reset_barrier_when_tasks_half_draining_half_blocking: the reset lands on the next round instead, and the parties end split (asyncio: all pass)", async () => {
+  it("test_reset_barrier_when_tasks_half_draining_half_blocking: the parties broken by the reset and the resetters complete the next round", async () => {
     await virtual(async () => {
       const barrier = new Barrier(N);
       const results1: boolean[] = [];
       const results2: boolean[] = [];
       const blocking = Math.floor(N / 2);
       let count = 0;
-      const tasks = makeTasks(N, async () => {
+      await gatherTasks(N, async () => {
         try {
           await barrier.wait();
         } catch (e) {
@@ -850,17 +842,11 @@ describe("Barrier (test_locks.BarrierTests)", () => {
           }
         }
       });
-      await sleep(1000);
-      // asyncio: results1 has 2 entries, results2 none, and every task ends. aiots: nobody
-      // is broken while draining; a reset breaks a party already waiting in the next
-      // round, and the other four wait for a fifth party that never comes.
-      expect(results1).toEqual([]);
-      expect(results2).toEqual([true]);
-      expect(tasks.filter((t) => !t.done())).toHaveLength(4);
-      expect(barrier.nWaiting).toBe(4);
-      for (const t of tasks) t.cancel();
-      await Promise.allSettled(tasks);
+      expect(results1).toEqual(Array(blocking).fill(true));
+      expect(results2).toEqual([]);
       expect(barrier.nWaiting).toBe(0);
+      expect(String(barrier)).not.toContain("resetting");
+      expect(barrier.broken).toBe(false);
     });
   });
 
@@ -895,14 +881,14 @@ describe("Barrier (test_locks.BarrierTests)", () => {
     });
   });
 
-  it("test_reset_barrier_while_tasks_draining: the last party's reset breaks the parties that re-entered first, and the rounds stall (asyncio: nobody broken)", async () => {
+  it("test_reset_barrier_while_tasks_draining: the last party out resets an empty barrier, and every later round completes", async () => {
     await virtual(async () => {
       const barrier = new Barrier(N);
       const results1: boolean[] = [];
       const results2: boolean[] = [];
       const results3: boolean[] = [];
       let count = 0;
-      const tasks = makeTasks(N, async () => {
+      await gatherTasks(N, async () => {
         await barrier.wait();
         count++;
         if (count === N) {
@@ -913,29 +899,21 @@ describe("Barrier (test_locks.BarrierTests)", () => {
             await barrier.wait();
             results1.push(true);
           } catch {
-            results2.push(true); // asyncio never gets here
+            results2.push(true);
           }
         }
         await barrier.wait();
         results3.push(true);
       });
-      await sleep(1000);
-      // asyncio: the last party out resets an empty barrier before anyone re-enters, so
-      // results1 has N-1 entries, results2 none, results3 N. aiots: the parties blocked
-      // while the round drained re-enter before the reset gets the lock; it breaks three of
-      // them, and the mismatched rounds leave two tasks waiting forever.
-      expect(results2).toEqual([true, true, true]);
-      expect(results1).toEqual([true]);
-      expect(results3).toEqual([true, true, true]);
-      expect(tasks.filter((t) => !t.done())).toHaveLength(2);
-      for (const t of tasks) t.cancel();
-      await Promise.allSettled(tasks);
-      expect(barrier.nWaiting).toBe(0);
       expect(barrier.broken).toBe(false);
+      expect(results1).toEqual(Array(N - 1).fill(true));
+      expect(results2).toEqual([]);
+      expect(results3).toEqual(Array(N).fill(true));
+      expect(barrier.nWaiting).toBe(0);
     });
   });
 
-  it("test_abort_barrier_when_tasks_half_draining_half_blocking: the abort comes after the woken parties have left (asyncio: breaks 2 of them)", async () => {
+  it("test_abort_barrier_when_tasks_half_draining_half_blocking: the abort breaks the parties not yet out and those already waiting again", async () => {
     await virtual(async () => {
       const barrier = new Barrier(N);
       const results1: boolean[] = [];
@@ -963,15 +941,12 @@ describe("Barrier (test_locks.BarrierTests)", () => {
         }
       });
       expect(barrier.broken).toBe(true);
-      // asyncio: results1 has `blocking` (2) entries; in aiots every party has left the
-      // draining round before the first abort gets the lock.
-      expect(results1).toEqual([]);
+      expect(results1).toEqual(Array(blocking).fill(true));
       expect(results2).toEqual(Array(N - blocking - 1).fill(true));
       expect(barrier.nWaiting).toBe(0);
       expect(String(barrier)).not.toContain("resetting");
     });
   });
-
   it("a party blocked while the previous round drains can be cancelled; it never counts, and the next round completes", async () => {
     await virtual(async () => {
       const barrier = new Barrier(2);
