@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isCancelledError } from "@aiots/core";
+import { BrokenBarrierError, isCancelledError } from "@aiots/core";
 import type { Task } from "@aiots/future";
 import { createTask, sleep } from "@aiots/future";
 import { getRunningLoop } from "@aiots/loop";
@@ -289,6 +289,65 @@ describe("Barrier under random arrivals", () => {
         },
       ),
       { numRuns: 100 },
+    );
+  });
+
+  it("with random resets, aborts and cancellations right after a round: nobody is stranded, indices stay in range, and a final abort frees everyone", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(
+          fc.record({
+            arrive: at(10),
+            rounds: fc.integer({ min: 1, max: 3 }),
+            // What the party does the moment it leaves a round: nothing, reset, or abort.
+            then: fc.constantFrom("none", "none", "reset", "abort"),
+            // Cancel another worker in that same moment (often one woken but not yet out).
+            kill: maybe(fc.nat(7)),
+            cancelAt: maybe(at(20)),
+          }),
+          { minLength: 1, maxLength: 8 },
+        ),
+        async (parties, workers) => {
+          const barrier = new Barrier(parties);
+          const unexpected: unknown[] = [];
+          const indexes: number[] = [];
+          await virtual(async () => {
+            const tasks: Task<void>[] = [];
+            workers.forEach((w) => {
+              const task = createTask(async () => {
+                await sleep(w.arrive);
+                for (let k = 0; k < w.rounds; k++) {
+                  try {
+                    indexes.push(await barrier.wait());
+                  } catch (e) {
+                    if (isCancelledError(e)) throw e;
+                    if (!(e instanceof BrokenBarrierError)) unexpected.push(e);
+                    continue;
+                  }
+                  if (w.kill !== undefined) tasks[w.kill % tasks.length]!.cancel();
+                  if (w.then === "reset") await barrier.reset();
+                  else if (w.then === "abort") await barrier.abort();
+                }
+              });
+              cancelAt(task, w.cancelAt);
+              tasks.push(task);
+            });
+            await sleep(HORIZON);
+            // Whoever still waits is waiting for parties that never come: an abort frees them.
+            await barrier.abort();
+            await sleep(HORIZON);
+            expect(tasks.filter((t) => !t.done())).toEqual([]);
+          });
+          expect(unexpected).toEqual([]);
+          expect(indexes.every((i) => Number.isInteger(i) && i >= 0 && i < parties)).toBe(true);
+          expect(barrier._count).toBe(0);
+          expect(barrier.nWaiting).toBe(0);
+          expect(barrier._cond.locked()).toBe(false);
+          expect(barrier.broken).toBe(true);
+        },
+      ),
+      { numRuns: 150 },
     );
   });
 });
