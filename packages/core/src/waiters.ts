@@ -109,10 +109,15 @@ export class WaiterQueue<T> {
 
   /** Resolves the first live waiter with `value`; false if there is none. */
   wakeFirst(value: T): boolean {
+    return this.wakeNext(value) !== undefined;
+  }
+
+  /** Resolves the first live waiter with `value` and returns it; undefined if there is none. */
+  wakeNext(value: T): FutureLike<T> | undefined {
     const waiters = this._waiters;
     for (;;) {
       const future = waiters.shift();
-      if (future === undefined) return false;
+      if (future === undefined) return undefined;
       if (future.done()) continue;
       future.setResult(value);
       const delivered = this._delivered;
@@ -120,7 +125,7 @@ export class WaiterQueue<T> {
         this.handing++;
         void SETTLED.then(delivered);
       }
-      return true;
+      return future;
     }
   }
 

@@ -44,7 +44,7 @@ export class Condition {
   /** @internal */ readonly _waiters = new WaiterQueue<true>();
   /** @internal Gives a notify that a waiter will not act on to the next waiter. */
   readonly _passOn = (): void => {
-    this._waiters.wakeFirst(true);
+    this._wake();
   };
 
   /** @internal With turns (a Barrier's), woken waiters go on one per loop iteration. */
@@ -151,7 +151,7 @@ export class Condition {
   notify(n = 1): void {
     if (n !== Infinity) checkInteger(n, "Condition.notify n", 0);
     if (!this._lock.locked()) throw new InvalidStateError("Condition.notify() called without holding the lock");
-    for (let i = 0; i < n && this._waiters.wakeFirst(true); i++);
+    for (let i = 0; i < n && this._wake(); i++);
   }
 
   /**
@@ -166,7 +166,17 @@ export class Condition {
    */
   notifyAll(): void {
     if (!this._lock.locked()) throw new InvalidStateError("Condition.notifyAll() called without holding the lock");
-    this._waiters.wakeAll(true);
+    while (this._wake());
+  }
+
+  /** @internal Wakes the first waiter (reserving its turn, with turns); false if none waits. */
+  _wake(): boolean {
+    const turns = this._turns;
+    if (turns === undefined) return this._waiters.wakeFirst(true);
+    const waiter = this._waiters.wakeNext(true);
+    if (waiter === undefined) return false;
+    turns.reserve(waiter);
+    return true;
   }
 
   /** @internal `signal` is not aborted. */
@@ -192,7 +202,8 @@ export class Condition {
       // (passed on) and throws here.
       await waiter;
       notified = true;
-      if (this._turns !== undefined) await this._turns.take();
+      const turn = this._turns?.take(waiter);
+      if (turn !== undefined) await turn;
     } catch (e) {
       // Withdrawn before a notify, or notified and then cancelled: the notify was passed on.
       failed = true;

@@ -72,14 +72,18 @@ export function acquireGate(gate: Gate, signal: AbortSignal | undefined): Promis
 }
 
 /**
- * A line of woken waiters that go on one per loop iteration, in the order they joined.
+ * A line of woken waiters that go on one per loop iteration, in the order they were woken.
  * asyncio runs each woken task as its own step: it goes on until it next waits (and so does
  * whatever it returned to) before the next woken task takes its first look at the shared
  * state. Woken code here resumes as promise reactions, so waiters woken together would
- * interleave at every await; giving each its own iteration restores asyncio's order.
+ * interleave at every await; giving each its own iteration restores asyncio's order. A
+ * turn is reserved when the waiter is woken (asyncio schedules the woken task then), so it
+ * comes before whatever the waker schedules afterwards.
  */
 export class Turns {
   /** @internal */ readonly _line = new WaiterQueue<true>();
+  /** @internal The turn reserved for each woken waiter, until it takes it. */
+  readonly _turnOf = new WeakMap<object, Promise<true>>();
   /** @internal */ _loop: EventLoop | undefined = undefined;
   /** @internal Lets the first waiter in line go, and schedules the next turn if any wait. */
   readonly _next = (): void => {
@@ -88,13 +92,22 @@ export class Turns {
     else this._loop = undefined;
   };
 
-  /** Resolves at this caller's turn. Cancelling the awaiting task leaves the line. */
-  take(): Promise<true> {
-    const turn = waitIn(this._line, undefined);
+  /** Reserves a turn for `waiter`, just woken. */
+  reserve(waiter: object): void {
+    this._turnOf.set(waiter, waitIn(this._line, undefined));
     if (this._loop === undefined) {
       this._loop = getEventLoop();
       this._loop.callSoon(this._next);
     }
+  }
+
+  /**
+   * The turn reserved for `waiter`, to await: it resolves at the waiter's turn, and
+   * cancelling the awaiting task gives the turn up. (A reserved turn nobody takes just passes.)
+   */
+  take(waiter: object): Promise<true> | undefined {
+    const turn = this._turnOf.get(waiter);
+    this._turnOf.delete(waiter);
     return turn;
   }
 }

@@ -2,7 +2,7 @@ import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { BrokenBarrierError, CancelledError } from "@aiots/core";
 import type { Task } from "@aiots/future";
-import { createTask } from "@aiots/future";
+import { createTask, sleep } from "@aiots/future";
 import { getRunningLoop } from "@aiots/loop";
 import { Barrier } from "@aiots/sync";
 import { abortListeners, outcome, settle, virtual } from "./helpers.js";
@@ -525,6 +525,23 @@ describe("Barrier with an AbortSignal", () => {
         "c out, count 0",
         "c still first",
       ]);
+    });
+  });
+
+  it("a released party leaves before the releaser's next loop step (its turn is taken when it is woken), so an abort after sleep(0) does not break it", async () => {
+    await virtual(async () => {
+      const barrier = new Barrier(2);
+      const waiter = createTask(() => barrier.wait());
+      const releaser = createTask(async () => {
+        const index = await barrier.wait();
+        await sleep(0);
+        await barrier.abort();
+        return index;
+      });
+      // asyncio gives the same: the woken party's step was scheduled before the sleep(0).
+      expect(await waiter).toBe(0);
+      expect(await releaser).toBe(1);
+      expect(barrier.broken).toBe(true);
     });
   });
 });
