@@ -171,11 +171,9 @@ export class Condition {
 
   /** @internal Wakes the first waiter (reserving its turn, with turns); false if none waits. */
   _wake(): boolean {
-    const turns = this._turns;
-    if (turns === undefined) return this._waiters.wakeFirst(true);
     const waiter = this._waiters.wakeNext(true);
     if (waiter === undefined) return false;
-    turns.reserve(waiter);
+    this._turns?.reserve(waiter);
     return true;
   }
 

@@ -84,7 +84,8 @@ export class Turns {
   /** @internal */ readonly _line = new WaiterQueue<true>();
   /** @internal The turn reserved for each woken waiter, until it takes it. */
   readonly _turnOf = new WeakMap<object, Promise<true>>();
-  /** @internal */ _loop: EventLoop | undefined = undefined;
+  /** @internal The loop a turn is scheduled on; undefined while none is. */
+  _loop: EventLoop | undefined = undefined;
   /** @internal Lets the first waiter in line go, and schedules the next turn if any wait. */
   readonly _next = (): void => {
     this._line.wakeFirst(true);
@@ -94,9 +95,10 @@ export class Turns {
 
   /** Reserves a turn for `waiter`, just woken. */
   reserve(waiter: object): void {
-    this._turnOf.set(waiter, waitIn(this._line, undefined));
+    const turn = enqueue(this._line, undefined);
+    this._turnOf.set(waiter, turn as unknown as Promise<true>);
     if (this._loop === undefined) {
-      this._loop = getEventLoop();
+      this._loop = turn.getLoop();
       this._loop.callSoon(this._next);
     }
   }

@@ -487,7 +487,9 @@ describe("Barrier with an AbortSignal", () => {
       expect(barrier.nWaiting).toBe(0);
     });
   });
+});
 
+describe("Barrier release order", () => {
   it("parties released together go on one loop iteration each, in the order they arrived, after the party that completed the round", async () => {
     await virtual(async () => {
       const barrier = new Barrier(4);
