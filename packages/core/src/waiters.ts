@@ -2,9 +2,9 @@ import { Deque } from "./deque.js";
 import type { EventLoop, FutureLike } from "./interfaces.js";
 
 /**
- * Queues the delivered-callbacks: a reaction on a settled promise is a plain microtask,
- * about five times cheaper on Node 24 than `queueMicrotask`, which makes an async
- * resource for each call.
+ * Queues a foreign future's delivered-callback: a reaction on a settled promise is a plain
+ * microtask, about five times cheaper on Node 24 than `queueMicrotask`, which makes an
+ * async resource for each call.
  */
 const SETTLED = Promise.resolve();
 
@@ -12,6 +12,7 @@ const SETTLED = Promise.resolve();
 interface Hookable {
   _onSettle?: ((future: never) => void) | undefined;
   _onDropped?: ((value: never) => void) | undefined;
+  _onDelivered?: ((future: never) => void) | undefined;
 }
 
 /**
@@ -65,8 +66,11 @@ export class WaiterQueue<T> {
    * stays locked until then, a Queue keeps the item's slot).
    */
   handing = 0;
-  /** @internal Runs `onDelivered`, in the microtask queued right after a wake-up. */
-  readonly _delivered: (() => void) | undefined;
+  /**
+   * @internal Runs `onDelivered` for a woken waiter, once its `await` was delivered (typed
+   * loosely, so that a queue of `T` stays covariant in `T`).
+   */
+  readonly _delivered: ((waiter: never) => void) | undefined;
   /** @internal Every waiter leaves the live count here, however its future settles. */
   readonly _onSettled = (): void => {
     this._live--;
@@ -75,17 +79,18 @@ export class WaiterQueue<T> {
   };
 
   /**
-   * @param onDelivered called once per woken waiter, when its `await` has been delivered
-   *   (or dropped, see `onDropped`): resolving a waiter queues that delivery, so a microtask
-   *   queued right after it runs once it is done.
+   * @param onDelivered called with each woken waiter once its `await` has been delivered
+   *   (or dropped, see `onDropped`): when every awaiter the waiter had when it was woken got
+   *   its outcome, or one microtask after the wake-up if it had none (nothing can drop it
+   *   then). On a foreign future, one microtask after the wake-up.
    */
-  constructor(onDelivered?: () => void) {
+  constructor(onDelivered?: (waiter: FutureLike<T>) => void) {
     this._delivered =
       onDelivered === undefined
         ? undefined
-        : () => {
+        : (waiter: FutureLike<T>) => {
             this.handing--;
-            onDelivered();
+            onDelivered(waiter);
           };
   }
 
@@ -119,11 +124,19 @@ export class WaiterQueue<T> {
       const future = waiters.shift();
       if (future === undefined) return undefined;
       if (future.done()) continue;
-      future.setResult(value);
       const delivered = this._delivered;
-      if (delivered !== undefined) {
+      if (delivered === undefined) future.setResult(value);
+      else {
         this.handing++;
-        void SETTLED.then(delivered);
+        const f = future as FutureLike<T> & Hookable;
+        if ("_onDelivered" in f) {
+          // Armed before the wake-up: a waiter awaited outside any task is delivered within it.
+          f._onDelivered = delivered as (future: never) => void;
+          future.setResult(value);
+        } else {
+          future.setResult(value);
+          void SETTLED.then(() => (delivered as (waiter: FutureLike<T>) => void)(future));
+        }
       }
       return future;
     }

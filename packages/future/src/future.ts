@@ -3,13 +3,14 @@ import type { EventLoop, FutureLike } from "@aiots/core";
 import { checkFunction, loopForCurrentCode, taskStorage } from "@aiots/core/internal";
 import { debugTracker } from "./debug.js";
 import { ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
-import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, addReaction, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf } from "./reaction.js";
+import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, addReaction, captureResolvers, runDelivered, enqueueReaction, outcomeFailed, outcomeOf } from "./reaction.js";
 import { callSoonOne } from "./schedule.js";
 import type { AwaitTracker, Fireable, State } from "./reaction.js";
 
 export type { AwaitTracker } from "./reaction.js";
 
 const STATE_NAMES = ["pending", "finished", "finished", "cancelled"] as const;
+const SETTLED = Promise.resolve();
 
 /** Stored loosely (`never` parameter) so that `Future<T>` stays covariant in `T`. */
 type DoneCallback = (future: never) => void;
@@ -55,6 +56,12 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
    * (what a primitive handed over through this future must then be taken back).
    */
   _onDropped: ((value: never) => void) | undefined = undefined;
+  /**
+   * @internal Armed by a primitive right before it resolves the future (see `WaiterQueue`
+   * in @aiots/core): called once every awaiter the future had then got its outcome, or one
+   * microtask later if it had none.
+   */
+  _onDelivered: ((future: never) => void) | undefined = undefined;
   /** @internal Runs synchronously when the future settles in any way (a listener to remove). */
   _onSettle: ((future: never) => void) | undefined = undefined;
   /**
@@ -138,6 +145,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     if (this._nativeWaiter === undefined) settleNativeIdle(this);
     if (this._onSettle !== undefined) this._runSettleHook();
     if (this._reactions !== undefined) this._queueReactions();
+    else if (this._onDelivered !== undefined) this._deliveredToNobody();
     if (this._callbacks !== undefined) this._scheduleCallbacks();
   }
 
@@ -265,8 +273,16 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       else enqueueReaction(this, false);
       return;
     }
-    if (Array.isArray(list)) for (let i = 0; i < list.length; i++) enqueueReaction(list[i]!);
-    else enqueueReaction(list);
+    if (Array.isArray(list)) {
+      for (let i = 0; i < list.length; i++) enqueueReaction(list[i]!);
+      // The batch runs them in order: `_onDelivered` goes right behind the last one.
+      if (this._onDelivered !== undefined) enqueueReaction(new DeliveredMarker(this), false);
+    } else enqueueReaction(list);
+  }
+
+  /** @internal Resolved while nobody awaited it: whoever awaits it later gets the result as it is. */
+  _deliveredToNobody(): void {
+    void SETTLED.then(() => runDelivered(this));
   }
 
   /** @internal The native awaiter's reaction (see `fireNative`). */
@@ -312,6 +328,23 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     return this.toString();
+  }
+}
+
+/** Runs a future's `_onDelivered` from the batch, behind its several reactions (which leave it alone). */
+class DeliveredMarker implements Fireable {
+  readonly _future: Future<unknown>;
+  readonly _delivered: (future: never) => void;
+
+  constructor(future: Future<unknown>) {
+    this._future = future;
+    this._delivered = future._onDelivered!;
+    future._onDelivered = undefined;
+  }
+
+  _fire(): void {
+    this._future._onDelivered = this._delivered;
+    runDelivered(this._future);
   }
 }
 

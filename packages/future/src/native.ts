@@ -1,5 +1,5 @@
 import { taskStorage } from "@aiots/core/internal";
-import { PENDING, addReaction, captured, outcomeFailed, outcomeOf } from "./reaction.js";
+import { PENDING, addReaction, captured, runDelivered, outcomeFailed, outcomeOf } from "./reaction.js";
 import type { AwaitTracker, Fireable, ReactionSource } from "./reaction.js";
 
 /*
@@ -49,14 +49,14 @@ export function fireNative(future: NativeFuture): void {
   const waiter = future._nativeWaiter;
   future._nativeWaiter = undefined;
   const outcome = outcomeOf(future, waiter);
-  if (outcomeFailed) {
-    rejectNative(future, outcome);
-    return;
+  if (outcomeFailed) rejectNative(future, outcome);
+  else {
+    const resolve = future._native!;
+    future._native = null;
+    future._nativeReject = undefined;
+    resolve(outcome);
   }
-  const resolve = future._native!;
-  future._native = null;
-  future._nativeReject = undefined;
-  resolve(outcome);
+  if (future._onDelivered !== undefined) runDelivered(future);
 }
 
 /** Rejects the native promise, marked as handled (its awaiter may have been `Promise.all`, which uses `then`). */

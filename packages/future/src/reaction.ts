@@ -24,6 +24,7 @@ export interface ReactionSource {
   _state: State;
   _result: unknown;
   _onDropped: ((value: never) => void) | undefined;
+  _onDelivered: ((future: never) => void) | undefined;
   _makeCancelledError(): CancelledError;
   _markRetrieved(): void;
   getLoop(): EventLoop;
@@ -102,6 +103,7 @@ export class Reaction<T, R> implements PromiseLike<R> {
     this._source = this._task = this._onFulfilled = this._onRejected = undefined;
     const outcome = outcomeOf(source, task);
     const failed = outcomeFailed;
+    if (source._onDelivered !== undefined) runDelivered(source);
     const handler = failed ? onRejected : onFulfilled;
     if (typeof handler !== "function") {
       this._settle(failed ? FAILED : FULFILLED, outcome);
@@ -217,14 +219,31 @@ function giveBack(source: ReactionSource, dropped: (value: unknown) => void, val
   }
 }
 
+/**
+ * The only awaiter `source` had when it settled got its outcome: runs `_onDelivered(source)`
+ * (a primitive learning that its hand-over landed, or was given back). Called by the
+ * reactions registered while pending, after `outcomeOf`; a future with several has them
+ * fire first, and this run from one more reaction queued behind them (see `Future`).
+ */
+export function runDelivered(source: ReactionSource): void {
+  const delivered = source._onDelivered as (future: ReactionSource) => void;
+  source._onDelivered = undefined;
+  try {
+    delivered(source);
+  } catch (error) {
+    source.getLoop().callExceptionHandler({ message: "Exception in a hand-over's delivered callback", exception: error });
+  }
+}
+
 /** Something that can run from the batch (a reaction). */
 export interface Fireable {
   _fire(): void;
 }
 
-// The batch: `batch[0 .. size)`. The array keeps its capacity between turns (truncating it
-// would reallocate it on the next turn), and is let go of only after an unusually big batch.
+// The batch: `batch[head .. size)`. The array keeps its capacity between turns (truncating
+// it would reallocate it on the next turn), and is let go of only after an unusually big batch.
 const batch: (Fireable | undefined)[] = [];
+let head = 0;
 let size = 0;
 const KEEP_CAPACITY = 4096;
 let scheduled = false;
@@ -258,23 +277,21 @@ function runScheduledBatch(): void {
 }
 
 function runBatch(): void {
-  let i = 0;
+  let i = head;
   try {
-    for (; i < size; i++) {
+    while (i < size) {
       const reaction = batch[i]!;
-      batch[i] = undefined;
+      batch[i++] = undefined;
       reaction._fire();
     }
   } finally {
     if (i >= size) {
       if (size > KEEP_CAPACITY) batch.length = 0;
-      size = 0;
+      head = size = 0;
       scheduled = hasCallbacks = false;
     } else {
-      // Something escaped a reaction (it should not): keep the rest for the next turn.
-      batch.copyWithin(0, i + 1, size);
-      size -= i + 1;
-      batch.fill(undefined, size);
+      // Something escaped a reaction (it should not): the rest runs next turn.
+      head = i;
       hasCallbacks = true;
       void TURN.then(runScheduledBatch);
     }

@@ -1,6 +1,6 @@
 import { QueueShutDown } from "@aiots/core";
 import type { FutureLike } from "@aiots/core";
-import { Deque, WaiterQueue, onDropped } from "@aiots/core/internal";
+import { WaiterQueue, onDropped } from "@aiots/core/internal";
 import { Future } from "@aiots/future";
 import { getEventLoop } from "@aiots/loop";
 import { checkMaxsize } from "./support.js";
@@ -8,23 +8,16 @@ import type { QueueState } from "./support.js";
 import type { ItemStore } from "./store.js";
 
 /**
- * The waiter of a blocked put, holding its item (internal). Woken (admitted), it queues
- * itself on its queue's `_admitted`; `dropped` says the caller's `await` threw after that.
+ * The waiter of a blocked put, holding its item (internal). `dropped` says the caller's
+ * `await` threw after it was woken (admitted).
  */
-class PutWaiter<T> extends Future<void> {
+export class PutWaiter<T> extends Future<void> {
   readonly item: T;
   dropped = false;
-  /** @internal */ readonly _queue: QueueCore<T>;
 
-  constructor(queue: QueueCore<T>, item: T) {
+  constructor(item: T) {
     super(getEventLoop());
-    this._queue = queue;
     this.item = item;
-  }
-
-  override setResult(value: void): void {
-    super.setResult(value);
-    this._queue._admitted.push(this);
   }
 }
 
@@ -37,9 +30,8 @@ class PutWaiter<T> extends Future<void> {
  * `CancelledError` (a task cancel that came after the waiter was resolved, asyncio's rule).
  * - A getter is handed its item when it is woken. If its `await` throws instead, the kernel
  *   gives the item back here (`_getterDropped`), synchronously.
- * - A putter is woken with a slot; its item goes in one microtask later (`_finishPut`),
- *   after its `await` was delivered, and only if it did not throw (`dropped`): a cancelled
- *   put is not put.
+ * - A putter is woken with a slot; its item goes in once its `await` was delivered
+ *   (`_finishPut`), and only if it did not throw (`dropped`): a cancelled put is not put.
  * Until then each holds a slot (`_reserved`), so a give-back always fits and no newcomer
  * barges in.
  */
@@ -49,10 +41,8 @@ export abstract class QueueCore<T> {
   /** @internal Consumers waiting on an empty queue; each waiter is resolved with its item. */
   readonly _getters = new WaiterQueue<T>(() => this._handedOver());
   /** @internal Producers waiting on a full queue; each waiter is resolved when it is admitted. */
-  readonly _putters = new WaiterQueue<void>(() => this._finishPut());
+  readonly _putters = new WaiterQueue<void>((waiter) => this._finishPut(waiter as PutWaiter<unknown>));
   /** @internal */ readonly _joiners = new WaiterQueue<void>();
-  /** @internal Admitted puts whose items are not in yet, in the order of their `_finishPut`. */
-  readonly _admitted = new Deque<PutWaiter<T>>();
   /**
    * @internal Slots held by hand-overs in progress: items handed to getters whose `await` may
    * still drop them, and slots of admitted putters whose items are not in yet.
@@ -81,7 +71,7 @@ export abstract class QueueCore<T> {
 
   /** @internal Appends a blocked put of `item` to the putters' line; returns its waiter. */
   _waitToPut(item: T): FutureLike<void> {
-    const waiter = this._putters.push(new PutWaiter(this, item));
+    const waiter = this._putters.push(new PutWaiter(item));
     onDropped(waiter, () => {
       waiter.dropped = true;
       this._reserved--;
@@ -162,23 +152,22 @@ export abstract class QueueCore<T> {
   _admitPutters(): void {
     while (this._putters.size > 0 && !this.full()) {
       this._reserved++;
-      // The woken PutWaiter queues itself on `_admitted`; `_finishPut` follows its delivery.
+      // `_finishPut` follows the woken putter's delivery.
       this._putters.wakeFirst(undefined);
     }
   }
 
   /**
-   * @internal The microtask after a putter was admitted, after its `await` was delivered:
-   * its item goes in, unless the `await` threw (the slot was freed then).
+   * @internal A putter's `await` was delivered (or dropped) after it was admitted: its
+   * item goes in, unless the `await` threw (the slot was freed then).
    */
-  readonly _finishPut = (): void => {
-    const pending = this._admitted.shift();
-    if (pending === undefined || pending.dropped) return;
+  readonly _finishPut = (pending: PutWaiter<unknown>): void => {
+    if (pending.dropped) return;
     this._reserved--;
     // Admitted before a shutdown, it was put; shutdown(true) then drops it, as it drops the buffer.
     if (this._state === "shut down immediately") return;
     try {
-      this._deliver(pending.item);
+      this._deliver(pending.item as T);
     } catch (error) {
       // Only a comparator that accepted the item at `put` and now throws can get here.
       if (this._putters.size > 0) this._admitPutters();

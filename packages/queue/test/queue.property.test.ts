@@ -161,11 +161,10 @@ async function play(kind: Kind, sc: Scenario): Promise<Record> {
       check("give back");
     };
     const finishPut = q._finishPut;
-    (q as { _finishPut: () => void })._finishPut = () => {
+    (q as { _finishPut: typeof finishPut })._finishPut = (pending) => {
       // An admitted put has happened; shutdown(true) before its item got in drops it.
-      const pending = q._admitted.peekFirst();
-      if (pending !== undefined && !pending.dropped && q._state === "shut down immediately") rec.drained.push(pending.item);
-      finishPut();
+      if (!pending.dropped && q._state === "shut down immediately") rec.drained.push(pending.item as string);
+      finishPut(pending);
       check("finish put");
     };
 

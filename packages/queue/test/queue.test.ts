@@ -556,8 +556,8 @@ describe("Queue: put", () => {
       });
       await tick();
       const finishPut = q._finishPut;
-      (q as { _finishPut: () => void })._finishPut = () => {
-        finishPut();
+      (q as { _finishPut: typeof finishPut })._finishPut = (pending) => {
+        finishPut(pending);
         putTask.cancel();
       };
       expect(q.getNowait()).toBe(1);

@@ -140,6 +140,45 @@ describe("Semaphore fairness", () => {
   });
 });
 
+describe("Semaphore hand-overs nobody awaits, or several code paths await", () => {
+  it("a permit handed to an acquire nobody awaits is its own: once that holder releases, the semaphore is free", async () => {
+    await virtual(async () => {
+      const sem = new Semaphore(1);
+      await sem.acquire();
+      const pending = sem.acquire(); // held on to, not awaited
+      sem.release(); // hands the permit to it
+      await ticks();
+      expect(sem.locked()).toBe(true);
+      sem.release(); // its holder is done
+      expect(sem.locked()).toBe(false);
+      expect(await pending).toBe(true);
+      expect(sem._value).toBe(1);
+    });
+  });
+
+  it("an acquire awaited both by a task and by a then callback counts as delivered once, after both", async () => {
+    await virtual(async () => {
+      const sem = new Semaphore(1);
+      await sem.acquire();
+      const pending = sem.acquire();
+      const seen: string[] = [];
+      void pending.then(() => seen.push(`then, in flight: ${sem._waiters.handing}`));
+      const t = createTask(async () => {
+        await pending;
+        seen.push(`task, in flight: ${sem._waiters.handing}`);
+        sem.release();
+      });
+      await ticks();
+      sem.release();
+      await t;
+      expect(seen).toEqual(["then, in flight: 1", "task, in flight: 0"]);
+      expect(sem.locked()).toBe(false);
+      expect(sem._value).toBe(1);
+      expect(sem._waiters.handing).toBe(0);
+    });
+  });
+});
+
 describe("Semaphore cancellation", () => {
   it("a cancelled waiter leaves the queue", async () => {
     await virtual(async () => {
