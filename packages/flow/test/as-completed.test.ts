@@ -1,11 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { CancelledError, TimeoutError } from "@aiots/core";
 import { Future, allTasks, createTask, ensureFuture, sleep } from "@aiots/future";
-import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
 import { asCompleted, wait } from "@aiots/flow";
+import { runV, now } from "./helpers.js";
 
-const runV = <T>(fn: () => Promise<T>) => run(fn, { loop: new VirtualTimeLoop() });
-const now = () => getRunningLoop().time();
 
 async function viaIterator<T>(it: Iterable<PromiseLike<T>>): Promise<T[]> {
   const values: T[] = [];

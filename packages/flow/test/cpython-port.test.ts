@@ -8,26 +8,11 @@ import { describe, expect, it } from "vitest";
 import { CancelledError, ExceptionGroup, InvalidStateError, TimeoutError, isCancelledError } from "@aiots/core";
 import { Future, createTask, currentTask, sleep } from "@aiots/future";
 import type { Task } from "@aiots/future";
-import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
+import { getRunningLoop } from "@aiots/loop";
 import { FIRST_COMPLETED, asCompleted, gather, shield, taskGroup, timeout, wait, waitFor } from "@aiots/flow";
 import type { Timeout, TaskGroup } from "@aiots/flow";
+import { runV, now, MyError, caught } from "./helpers.js";
 
-const runV = <T>(fn: () => Promise<T>) => run(fn, { loop: new VirtualTimeLoop() });
-const now = () => getRunningLoop().time();
-
-class MyError extends Error {
-  override name = "MyError";
-}
-
-/** What `p` rejects with; fails the test if it fulfils. */
-async function caught(p: PromiseLike<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected a rejection, got a value");
-}
 
 /** The names of an ExceptionGroup's errors, sorted. */
 function names(e: unknown): string[] {

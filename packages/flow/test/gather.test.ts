@@ -1,10 +1,10 @@
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { CancelledError } from "@aiots/core";
 import { Future, allTasks, createTask, sleep } from "@aiots/future";
-import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
+import { VirtualTimeLoop, getRunningLoop } from "@aiots/loop";
 import { gather, shield } from "@aiots/flow";
+import { runV } from "./helpers.js";
 
-const runV = <T>(fn: () => Promise<T>) => run(fn, { loop: new VirtualTimeLoop() });
 const futures = <T = number>(n: number) => Array.from({ length: n }, () => new Future<T>(getRunningLoop()));
 /** Lets every ready callback and the awaiters they wake run. */
 const settle = async () => {

@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { CancelledError } from "@aiots/core";
 import { Future, createTask, sleep } from "@aiots/future";
-import { VirtualTimeLoop, run } from "@aiots/loop";
 import { gather, shield } from "@aiots/flow";
+import { runV } from "./helpers.js";
 
-const runV = <T>(fn: () => Promise<T>) => run(fn, { loop: new VirtualTimeLoop() });
 const settle = async () => {
   for (let i = 0; i < 3; i++) await sleep(0);
 };

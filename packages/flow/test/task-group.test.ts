@@ -2,15 +2,10 @@ import { describe, expect, it } from "vitest";
 import { CancelledError, ExceptionGroup, InvalidStateError } from "@aiots/core";
 import { Future, allTasks, createTask, currentTask, sleep } from "@aiots/future";
 import type { Task } from "@aiots/future";
-import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
+import { VirtualTimeLoop } from "@aiots/loop";
 import { TaskGroup, taskGroup, timeout } from "@aiots/flow";
+import { runV, now, MyError } from "./helpers.js";
 
-const runV = <T>(fn: () => Promise<T>) => run(fn, { loop: new VirtualTimeLoop() });
-const now = () => getRunningLoop().time();
-
-class MyError extends Error {
-  override name = "MyError";
-}
 
 function errorTypes(e: unknown): Set<string> {
   expect(e).toBeInstanceOf(ExceptionGroup);

@@ -1,11 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { CancelledError, InvalidStateError, TimeoutError } from "@aiots/core";
 import { Future, createTask, currentTask, sleep } from "@aiots/future";
-import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
+import { VirtualTimeLoop, getRunningLoop } from "@aiots/loop";
 import { Timeout, timeout, timeoutAt } from "@aiots/flow";
+import { runV, now } from "./helpers.js";
 
-const runV = <T>(fn: () => Promise<T>) => run(fn, { loop: new VirtualTimeLoop() });
-const now = () => getRunningLoop().time();
 
 describe("timeout expiry", () => {
   it("throws TimeoutError when the body is still running at the deadline, and the scope says expired", async () => {

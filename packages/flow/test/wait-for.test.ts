@@ -1,11 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { CancelledError, TimeoutError } from "@aiots/core";
 import { Future, createTask, currentTask, sleep } from "@aiots/future";
-import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
+import { getRunningLoop } from "@aiots/loop";
 import { shield, wait, waitFor } from "@aiots/flow";
+import { runV, now } from "./helpers.js";
 
-const runV = <T>(fn: () => Promise<T>) => run(fn, { loop: new VirtualTimeLoop() });
-const now = () => getRunningLoop().time();
 
 /** Runs for `ms` of loop time, swallowing every cancellation on the way. */
 function slowTask(ms: number) {

@@ -1,11 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { CancelledError } from "@aiots/core";
 import { Future, createTask, sleep } from "@aiots/future";
-import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
+import { getRunningLoop } from "@aiots/loop";
 import { FIRST_COMPLETED, FIRST_EXCEPTION, wait } from "@aiots/flow";
+import { runV, now } from "./helpers.js";
 
-const runV = <T>(fn: () => Promise<T>) => run(fn, { loop: new VirtualTimeLoop() });
-const now = () => getRunningLoop().time();
 
 describe("ALL_COMPLETED", () => {
   it("returns every Future in done once all are done, at the time of the last", async () => {
