@@ -54,9 +54,21 @@ export class GatheringFuture<T> extends Future<T> {
     return cancelled;
   }
 
-  /** @internal */
-  _finishCancelled(): void {
-    super.cancel(this._requestedMessage);
+  /**
+   * @internal Every child is done after a cancel: the gather ends cancelled with the
+   * `CancelledError` of the child that finished last, if that one ended cancelled (as
+   * asyncio; after two cancels the children carry the first one's message), else with the
+   * message of the latest cancel.
+   */
+  _finishCancelled(last: Future<unknown>): void {
+    const thrown = last.cancelled() ? thrownBy(last) : undefined;
+    if (thrown === undefined) {
+      super.cancel(this._requestedMessage);
+      return;
+    }
+    const error = thrown.error as Error;
+    this._result = error; // what `_makeCancelledError` hands out: the child's own error
+    super.cancel(error.message === "" ? undefined : error.message);
   }
 
   override get [Symbol.toStringTag](): string {
@@ -133,7 +145,7 @@ export function gather(aws: Iterable<AwaitableLike<unknown>>, options?: GatherOp
     if (finished < unique.length) return;
     if (outer._cancelRequested) {
       for (const c of unique) if (!c.cancelled()) c.exception();
-      outer._finishCancelled();
+      outer._finishCancelled(child);
       return;
     }
     const results = perItem.map((c) => {

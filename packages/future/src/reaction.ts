@@ -15,8 +15,10 @@ export interface AwaitTracker {
   /**
    * Called when an awaited future's outcome is about to reach the task's code: returns the
    * `CancelledError` of a cancel that came after the future was done (and consumes it).
+   * `failure` is the error the future delivers, if it failed: when that is a
+   * `CancelledError` already, it is the one returned (asyncio keeps it).
    */
-  _takeLateCancel(source: object): CancelledError | undefined;
+  _takeLateCancel(source: object, failure: unknown): CancelledError | undefined;
 }
 
 /** What a reaction reads from the future it waits on. */
@@ -195,7 +197,7 @@ export function outcomeOf(source: ReactionSource, task: AwaitTracker | null | un
     outcome = source._result;
   } else outcome = source._makeCancelledError();
   if (task !== undefined && task !== null) {
-    const late = task._takeLateCancel(source);
+    const late = task._takeLateCancel(source, failed ? outcome : undefined);
     if (late !== undefined) {
       const dropped = source._onDropped;
       if (!failed && dropped !== undefined) {

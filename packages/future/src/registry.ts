@@ -61,13 +61,14 @@ export function unregisterTask(task: Task<unknown>): void {
 export function allTasks(loop?: EventLoop): Set<Task<unknown>> {
   const target = loop ?? runningLoopOrUndefined();
   const out = new Set<Task<unknown>>();
+  // A task finished behind its back (through Future's own methods) may still be listed until its step.
   for (let task = head; task !== undefined; task = task._regNext) {
-    if (target === undefined || task._loop === target) out.add(task);
+    if ((target === undefined || task._loop === target) && !task.done()) out.add(task);
   }
   for (const ref of weak) {
     const task = ref.deref();
     if (task === undefined) weak.delete(ref);
-    else if (target === undefined || task._loop === target) out.add(task);
+    else if ((target === undefined || task._loop === target) && !task.done()) out.add(task);
   }
   return out;
 }

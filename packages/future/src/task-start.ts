@@ -13,8 +13,11 @@ import type { Task } from "./task.js";
 export function checkTaskOptions(options: TaskOptions | undefined): void {
   if (options === undefined || options === null) return;
   if (typeof options !== "object") throw new TypeError(`task options must be an object, got ${typeof options}`);
-  const { name, eagerStart } = options;
+  const { name, eagerStart, signal } = options;
   if (name !== undefined && typeof name !== "string") throw new TypeError(`task name must be a string, got ${typeof name}`);
+  if (signal !== undefined && (typeof signal !== "object" || signal === null || typeof signal.addEventListener !== "function")) {
+    throw new TypeError(`task signal must be an AbortSignal, got ${signal === null ? "null" : typeof signal}`);
+  }
   if (eagerStart !== undefined && typeof eagerStart !== "boolean") {
     throw new TypeError(`task option eagerStart must be a boolean, got ${typeof eagerStart}`);
   }

@@ -1,4 +1,4 @@
-import { CancelledError, isCancelledError } from "@aiots/core";
+import { CancelledError, InvalidStateError, isCancelledError } from "@aiots/core";
 import type { EventLoop, TaskFunction, TaskLike, TaskOptions } from "@aiots/core";
 import { checkFunction, loopForCurrentCode, taskContext } from "@aiots/core/internal";
 import type { AsyncResource } from "node:async_hooks";
@@ -83,13 +83,15 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     this._fn = fn;
     const name = options?.name;
     this._name = name ?? ++taskCounter;
+    this._context = taskContext(this);
+    const eager = options?.eagerStart === true;
+    // Scheduled first: a closed loop throws here, before anything is registered or listened to.
+    if (!eager) callSoonOne(loop, stepTask, this as Task<unknown>);
     const signal = options?.signal;
     if (signal !== undefined) this._linkSignal(signal);
     registerTask(this);
     if (debugTracker.enabled && loop.getDebug()) debugTracker.watchPendingTask(this);
-    this._context = taskContext(this);
-    if (options?.eagerStart === true) this._step();
-    else callSoonOne(loop, stepTask, this as Task<unknown>);
+    if (eager) this._step();
   }
 
   getName(): string {
@@ -218,16 +220,19 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
    * resumed: the await throws it instead of delivering the outcome (asyncio's `_must_cancel`
    * at the next step). Consumed here, so the next await is not cancelled again; every
    * reaction of the task to the same future (an `await` and a `then` of a combinator)
-   * gets the same error.
+   * gets the same error. If the future itself ended cancelled (its own `CancelledError`
+   * is `failure`), that error is thrown, as asyncio's step keeps a `CancelledError` it is
+   * already throwing: the first cancel's message wins over a later one that found the
+   * future done.
    */
-  _takeLateCancel(source: object): CancelledError | undefined {
+  _takeLateCancel(source: object, failure: unknown): CancelledError | undefined {
     if (this.done()) return undefined;
     if (!this._mustCancel) {
       const late = this._late;
       return late !== undefined && late.source === source ? late.error : undefined;
     }
     this._mustCancel = false;
-    const error = new CancelledError(this._cancelMessage);
+    const error = isCancelledError(failure) ? failure : new CancelledError(this._cancelMessage);
     this._late = { source, error };
     return error;
   }
@@ -239,6 +244,12 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     this._fn = undefined;
     const context = this._context!;
     this._context = undefined;
+    if (this.done()) {
+      // Finished behind its back (`Future.prototype.setResult.call(task, ...)`): the function
+      // never runs, and the loop hears of it, as asyncio's step raises InvalidStateError.
+      this._release();
+      throw new InvalidStateError(`Task step: already done: ${this.toString()}`);
+    }
     if (this._mustCancel) {
       // Cancelled before it started: like asyncio, the function never runs.
       this._finishCancelled(new CancelledError(this._cancelMessage));
@@ -249,7 +260,10 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
 
   /** @internal */
   _onFulfilled(value: T): void {
-    if (this.done()) return;
+    if (this.done()) {
+      this._release(); // finished behind its back while its function ran
+      return;
+    }
     if (this._mustCancel) {
       // Cancelled while awaiting a plain promise, and finished before any aiots await.
       this._finishCancelled(new CancelledError(this._cancelMessage));
@@ -261,7 +275,10 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
 
   /** @internal */
   _onRejected(error: unknown): void {
-    if (this.done()) return;
+    if (this.done()) {
+      this._release();
+      return;
+    }
     if (isCancelledError(error)) {
       this._finishCancelled(error);
       return;
@@ -293,9 +310,6 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
 
   /** @internal */
   _linkSignal(signal: AbortSignal): void {
-    if (typeof signal !== "object" || signal === null || typeof signal.addEventListener !== "function") {
-      throw new TypeError(`task signal must be an AbortSignal, got ${typeof signal}`);
-    }
     const onAbort = () => {
       this.cancel(reasonMessage(signal.reason));
     };
