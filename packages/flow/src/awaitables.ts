@@ -54,11 +54,12 @@ export function collect<T>(aws: Iterable<AwaitableLike<T>>, what: string): Await
 
 /**
  * Turns checked items into Futures of one loop: Futures as they are, functions started as
- * Tasks, promises wrapped. The same object given twice becomes one child (as in asyncio).
+ * Tasks (run at once, up to their first wait, with `eager`), promises wrapped. The same
+ * object given twice becomes one child (as in asyncio).
  *
  * @throws RangeError if two Futures belong to different loops (nothing is started then).
  */
-export function toFutures<T>(items: AwaitableLike<T>[], what: string): Children<T> {
+export function toFutures<T>(items: AwaitableLike<T>[], what: string, eager = false): Children<T> {
   let loop: EventLoop | undefined;
   for (const item of items) {
     if (!isFuture(item)) continue;
@@ -74,7 +75,7 @@ export function toFutures<T>(items: AwaitableLike<T>[], what: string): Children<
   for (const item of items) {
     let future = seen.get(item);
     if (future === undefined) {
-      future = ensureFuture(item, loop);
+      future = eager && typeof item === "function" ? ensureFuture(loop.createTask(item, { eagerStart: true }), loop) : ensureFuture(item, loop);
       seen.set(item, future);
       unique.push(future);
       if (typeof item === "function") started.push(future);

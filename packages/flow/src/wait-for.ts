@@ -17,6 +17,10 @@ import { cancelAndWait, collect, thrownBy, toFutures } from "./awaitables.js";
  * Cancelling the caller cancels `aw` too, and waits for it. To keep `aw` running past the
  * deadline, pass `shield(aw)`.
  *
+ * A function is started as a task at once, inside the call (it runs up to its first wait
+ * before waitFor returns), as asyncio 3.12+ runs a coroutine in the caller's own step: a
+ * cancel of the caller that comes right after always finds it started.
+ *
  * Which awaitables stop: a function (started as a task) and a Task are interrupted at their
  * current await; a Future is cancelled; a plain promise cannot be stopped: waitFor stops
  * waiting for it and throws, the promise runs on. So pass `() => work()`, not `work()`.
@@ -40,7 +44,9 @@ export function waitFor<T>(aw: AwaitableLike<T>, timeout: number | null, options
   const signal = checkWaitOptions(options, "waitFor");
   collect([aw], "waitFor");
   if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
-  const { loop, unique } = toFutures([aw], "waitFor");
+  // A function runs at once, as asyncio 3.12+ runs a coroutine inside the caller's own step;
+  // with a timeout <= 0 it never starts (asyncio wraps it in a task and cancels that at once).
+  const { loop, unique } = toFutures([aw], "waitFor", timeout === null || timeout > 0);
   return waitForFuture(unique[0]!, loop, timeout ?? null, signal);
 }
 
