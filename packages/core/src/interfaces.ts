@@ -43,7 +43,11 @@ export interface TaskOptions {
   name?: string;
   /** Aborting this signal cancels the task. */
   signal?: AbortSignal;
-  /** Start running the function synchronously, inside `createTask` (asyncio's eager tasks). */
+  /**
+   * Start running the function synchronously, inside `createTask`, up to its first wait
+   * (asyncio's eager tasks). Only on a running loop; elsewhere the first step is scheduled
+   * as usual, as in asyncio.
+   */
   eagerStart?: boolean;
 }
 

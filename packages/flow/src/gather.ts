@@ -154,7 +154,14 @@ export function gather(aws: Iterable<AwaitableLike<unknown>>, options?: GatherOp
     });
     outer.setResult(results);
   };
-  for (const child of unique) child.addDoneCallback(onChildDone);
+  // Children already done (finished eagerly, or given done) count at once, after the rest
+  // are hooked: if all are, the gather is done when it is returned (asyncio 3.12+).
+  const done: Future<unknown>[] = [];
+  for (const child of unique) {
+    if (child.done()) done.push(child);
+    else child.addDoneCallback(onChildDone);
+  }
+  for (const child of done) onChildDone(child);
   return outer;
 }
 

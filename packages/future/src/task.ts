@@ -84,7 +84,8 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     const name = options?.name;
     this._name = name ?? ++taskCounter;
     this._context = taskContext(this);
-    const eager = options?.eagerStart === true;
+    // Eager only on a running loop (asyncio): elsewhere the first step is scheduled as usual.
+    const eager = options?.eagerStart === true && loop.isRunning();
     // Scheduled first: a closed loop throws here, before anything is registered or listened to.
     if (!eager) callSoonOne(loop, stepTask, this as Task<unknown>);
     const signal = options?.signal;
