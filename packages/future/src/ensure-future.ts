@@ -2,7 +2,6 @@
 import { loopForCurrentCode } from "@aiots/core/internal";
 import type { AwaitableLike, EventLoop, FutureLike } from "@aiots/core";
 import { Future, isFuture } from "./future.js";
-import { Task } from "./task.js";
 
 /**
  * Turns any awaitable into a Future (asyncio's `ensure_future`): a Future or Task is
@@ -27,7 +26,7 @@ export function ensureFuture<T>(awaitable: AwaitableLike<T>, loop?: EventLoop): 
     }
     return awaitable as Future<T>;
   }
-  if (typeof awaitable === "function") return new Task(awaitable, loop ?? loopForCurrentCode());
+  if (typeof awaitable === "function") return (loop ?? loopForCurrentCode()).createTask(awaitable) as unknown as Future<T>;
   if (awaitable !== null && typeof awaitable === "object" && typeof (awaitable as PromiseLike<T>).then === "function") {
     const future = new Future<T>(loop ?? loopForCurrentCode());
     (awaitable as PromiseLike<T>).then(

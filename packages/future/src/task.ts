@@ -384,5 +384,6 @@ function stepTask(task: Task<unknown>): void {
  */
 export function createTask<T>(fn: TaskFunction<T>, options?: TaskOptions): Task<T> {
   checkFunction(fn, "task function");
-  return new Task(fn, loopForCurrentCode(), options);
+  // Through the loop's own `createTask`, so a loop that overrides it makes the task (asyncio).
+  return loopForCurrentCode().createTask(fn, options) as Task<T>;
 }

@@ -9,7 +9,7 @@ import type {
 import { checkFunction, checkTime, debugSwitch, enterCallbackLoop, outsideTasks, runningLoopOrUndefined } from "@aiots/core/internal";
 import { Future, Task, ensureFuture } from "@aiots/future";
 import { dispatchException, printException } from "./exceptions.js";
-import { CallbackHandle, ONE_ARG, packArgs } from "./handle.js";
+import { CallbackHandle, ONE_ARG, packArgs, recordSource } from "./handle.js";
 import type { HandleOwner, TimerCallbackHandle } from "./handle.js";
 import { Timers } from "./timers.js";
 
@@ -89,6 +89,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
 
   /** @internal */
   _pushReady(handle: CallbackHandle): CallbackHandle {
+    if (this._debug) recordSource(handle);
     this._ready.push(handle);
     this._wakeSoon();
     return handle;
@@ -239,6 +240,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   _addTimer(when: number, cb: Callback, args: unknown[]): TimerCallbackHandle {
     this._checkOpen();
     const handle = this._timers.add(when, cb, packArgs(args), this, args[0]);
+    if (this._debug) recordSource(handle);
     if (!this._inIteration && when < this._hostTimerWhen) this._armTimer();
     return handle;
   }

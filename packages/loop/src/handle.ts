@@ -1,4 +1,18 @@
-import type { ExceptionContext, Handle, TimerHandle } from "@aiots/core";
+import type { ExceptionContext, Handle, TaskLike, TimerHandle } from "@aiots/core";
+
+/**
+ * Where each handle made in debug mode was scheduled (a stack trace, asyncio's
+ * `source_traceback`): kept beside the handles, so that handles made without debug pay nothing.
+ */
+const sources = new WeakMap<CallbackHandle, string>();
+
+/** @internal Records where `handle` is being scheduled from (debug mode). */
+export function recordSource(handle: CallbackHandle): void {
+  const stack = new Error().stack;
+  if (stack === undefined) return;
+  // Drop the "Error" line and the frames inside the loop (this function, the scheduling method).
+  sources.set(handle, stack.split("\n").slice(3).join("\n"));
+}
 
 /**
  * `_args` of a handle whose callback takes one argument, kept in `_arg`: the common case
@@ -78,20 +92,44 @@ export class CallbackHandle implements Handle {
     if (loop._debug) {
       const took = performance.now() - start;
       if (took >= loop.slowCallbackDuration) {
-        loop.callExceptionHandler({ message: `Executing ${this.toString()} took ${took.toFixed(1)} ms`, handle: this });
+        loop.callExceptionHandler(this._context(`Executing ${this.toString()} took ${took.toFixed(1)} ms`));
       }
     }
   }
 
   /** @internal */
   _report(loop: HandleRunner, error: unknown): void {
-    loop.callExceptionHandler({ message: `Exception in callback ${this._describe()}`, exception: error, handle: this });
+    const context = this._context(`Exception in callback ${this._describe()}`);
+    context.exception = error;
+    loop.callExceptionHandler(context);
   }
 
-  /** @internal The name shown in reports. */
+  /**
+   * @internal What a report about this handle carries: the handle, the task whose step it
+   * runs (if it does), and in debug mode where it was scheduled (`sourceTraceback`).
+   */
+  _context(message: string): ExceptionContext {
+    const context: ExceptionContext = { message, handle: this };
+    const task = this._task();
+    if (task !== undefined) context.task = task;
+    const source = sources.get(this);
+    if (source !== undefined) context.sourceTraceback = source;
+    return context;
+  }
+
+  /** @internal The task whose step this handle runs: its one argument, if that is a task. */
+  _task(): TaskLike<unknown> | undefined {
+    const arg = this._args === ONE_ARG ? this._arg : undefined;
+    if (typeof arg !== "object" || arg === null) return undefined;
+    const candidate = arg as Partial<TaskLike<unknown>>;
+    return typeof candidate.getName === "function" && typeof candidate.cancelling === "function" ? (arg as TaskLike<unknown>) : undefined;
+  }
+
+  /** @internal The name shown in reports, with the task's name for a task's step. */
   _describe(): string {
-    const name = this._callback?.name;
-    return name ? name : "<anonymous>";
+    const name = this._callback?.name || "<anonymous>";
+    const task = this._task();
+    return task === undefined ? name : `${name}(${task.getName()})`;
   }
 
   get [Symbol.toStringTag](): string {

@@ -3,6 +3,7 @@ import { runningLoopOrUndefined } from "@aiots/core/internal";
 import type { EventLoop as EventLoopInterface, TaskFunction } from "@aiots/core";
 import { allTasks } from "@aiots/future";
 import type { Task } from "@aiots/future";
+import { AsyncResource } from "node:async_hooks";
 import { isMainThread } from "node:worker_threads";
 import { EventLoop } from "./event-loop.js";
 
@@ -27,7 +28,9 @@ const SIGINT_EXIT_CODE = 130;
  *
  * In a Node.js process, while `run` is in progress and nothing else listens for SIGINT,
  * Ctrl-C cancels the main task (its `finally` blocks run), then the runner closes and the
- * process exits with code 130 and no stack trace. A second Ctrl-C exits at once.
+ * process exits with code 130 and no stack trace. A second Ctrl-C exits at once. If code
+ * had cancelled main too, `run` rejects with the `CancelledError` instead, for that code to
+ * handle (asyncio).
  *
  * @example
  * ```ts
@@ -40,6 +43,8 @@ export class Runner {
   /** @internal */ _state: RunnerState = "created";
   /** @internal */ _loop: EventLoopInterface | undefined;
   /** @internal */ readonly _options: RunOptions;
+  /** @internal The async context taken when the loop was made: where every run's main starts. */
+  _context: AsyncResource | undefined;
 
   constructor(options: RunOptions = {}) {
     if (options === null || typeof options !== "object") throw new TypeError(`Runner options must be an object, got ${typeof options}`);
@@ -52,8 +57,15 @@ export class Runner {
     return this._loop!;
   }
 
-  /** Runs `main` as the main task and resolves to its result. Throws if a run is in progress. */
-  async run<T>(main: TaskFunction<T>): Promise<T> {
+  /**
+   * Runs `main` as the main task and resolves to its result. Every run starts in the async
+   * context the runner had when it made its loop (asyncio's runner context), not in the
+   * context of the code that calls `run`.
+   *
+   * @throws (at the call) TypeError if `main` is not a function; Error if the runner is
+   *   closed, a run is in progress, or the caller runs inside a loop.
+   */
+  run<T>(main: TaskFunction<T>): Promise<T> {
     if (typeof main !== "function") throw new TypeError(`run needs an async function, got ${main === null ? "null" : typeof main}`);
     // As in asyncio: a run inside the code of a running loop would block nothing in
     // JavaScript, but it would give that code a second, unrelated loop. Await instead.
@@ -61,6 +73,11 @@ export class Runner {
     this._lazyInit();
     const loop = this._loop!;
     if (loop.isRunning()) throw new Error("Runner.run() cannot be called while a run is in progress");
+    return this._run(loop, main);
+  }
+
+  /** @internal */
+  async _run<T>(loop: EventLoopInterface, main: TaskFunction<T>): Promise<T> {
     let task: Task<T> | undefined;
     let interrupted = false;
     const onSigint = () => {
@@ -71,10 +88,12 @@ export class Runner {
     const listen = canHandleSigint();
     if (listen) process.on("SIGINT", onSigint);
     try {
-      task = loop.createTask(main, { name: "main" }) as Task<T>;
+      task = this._context!.runInAsyncScope(() => loop.createTask(main, { name: "main" })) as Task<T>;
       return await loop.runUntilComplete(task);
     } catch (error) {
-      if (interrupted && isCancelledError(error) && task !== undefined && task.cancelled()) {
+      // Ctrl-C ends the process only if its cancel is the one that ended main: if code
+      // cancelled main too, the CancelledError is that code's to handle (asyncio).
+      if (interrupted && isCancelledError(error) && task !== undefined && task.cancelled() && task.uncancel() === 0) {
         await this.close();
         process.exit(SIGINT_EXIT_CODE);
       }
@@ -87,7 +106,9 @@ export class Runner {
   /**
    * Cancels the tasks still pending, waits for them, and closes the loop (if the runner made
    * it or was given it). A runner that has not made its loop yet has nothing to close and
-   * stays usable, as in asyncio.
+   * stays usable, as in asyncio. Called from code the loop runs (its main), it cancels the
+   * tasks, then rejects with "Cannot close a running event loop" and leaves the runner open,
+   * so that a `close()` after the run closes the loop (asyncio).
    */
   async close(): Promise<void> {
     if (this._state !== "initialized") return;
@@ -95,9 +116,9 @@ export class Runner {
     try {
       await cancelAllTasks(loop);
     } finally {
-      if (loop.isRunning()) loop.stop();
-      else loop.close();
+      loop.close(); // throws on a running loop, before the runner counts as closed
       this._state = "closed";
+      this._context = undefined;
     }
   }
 
@@ -117,6 +138,7 @@ export class Runner {
     if (loop.isClosed()) throw new Error("Event loop is closed");
     if (this._options.debug !== undefined) loop.setDebug(this._options.debug);
     this._loop = loop;
+    this._context = new AsyncResource("aiots.Runner", { requireManualDestroy: true });
     this._state = "initialized";
   }
 }
@@ -165,10 +187,15 @@ function settleAll(tasks: Task<unknown>[]): Promise<void> {
  * console.log(result); // "done"
  * ```
  */
-export async function run<T>(main: TaskFunction<T>, options: RunOptions = {}): Promise<T> {
+export function run<T>(main: TaskFunction<T>, options: RunOptions = {}): Promise<T> {
   const runner = new Runner(options);
+  const started = runner.run(main); // bad input throws here, at the call
+  return finish(runner, started);
+}
+
+async function finish<T>(runner: Runner, started: Promise<T>): Promise<T> {
   try {
-    return await runner.run(main);
+    return await started;
   } finally {
     await runner.close();
   }

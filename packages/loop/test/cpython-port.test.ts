@@ -5,24 +5,17 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { CancelledError } from "@aiots/core";
 import type { ExceptionContext, TaskLike } from "@aiots/core";
 import { createTask, sleep } from "@aiots/future";
-import { EventLoop, Runner, VirtualTimeLoop, getRunningLoop, newEventLoop, run } from "@aiots/loop";
+import { Runner, VirtualTimeLoop, getRunningLoop, newEventLoop, run } from "@aiots/loop";
+import { closeTracked, track, turn } from "./helpers.js";
 
-/** One host macrotask: a loop iteration scheduled before it has run when it resolves. */
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const turns = async (n: number) => {
   for (let i = 0; i < n; i++) await turn();
 };
 
-const loops: EventLoop[] = [];
-/** A loop closed after the test (unless it is still running). */
-function track<L extends EventLoop>(loop: L): L {
-  loops.push(loop);
-  return loop;
-}
 
 afterEach(() => {
   vi.restoreAllMocks();
-  for (const loop of loops.splice(0)) if (!loop.isRunning()) loop.close();
+  closeTracked();
 });
 
 describe("timers and the ready queue (test_base_events: _run_once)", () => {
@@ -329,7 +322,7 @@ describe("Runner (test_runners)", () => {
   it("run() refuses a Future as main", async () => {
     const runner = new Runner({ loop: new VirtualTimeLoop() });
     const future = runner.getLoop().createFuture<number>();
-    await expect(runner.run(future as never)).rejects.toThrow(TypeError);
+    expect(() => runner.run(future as never)).toThrow(TypeError);
     await runner.close();
   });
 

@@ -3,6 +3,7 @@ import { runInNewContext } from "node:vm";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ExceptionContext } from "@aiots/core";
 import { EventLoop, VirtualTimeLoop, run } from "@aiots/loop";
+import { currentTask } from "@aiots/future";
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -128,13 +129,31 @@ describe("slow callbacks", () => {
     expect(seen).toEqual([]);
   });
 
-  it("run({ debug: true }) reports a slow step of the main task", async () => {
+  it("run({ debug: true }) reports a slow step of the main task, naming the task, with the task and where the step was scheduled", async () => {
     const loop = new VirtualTimeLoop();
     loop.slowCallbackDuration = 5;
     const seen: ExceptionContext[] = [];
     loop.setExceptionHandler((_l, ctx) => seen.push(ctx));
-    await run(async () => busy(10), { loop, debug: true });
-    expect(seen.map((c) => c.message)).toEqual([expect.stringMatching(/^Executing Handle \[stepTask\] took/)]);
+    let main: unknown;
+    await run(async () => {
+      main = currentTask();
+      busy(10);
+    }, { loop, debug: true });
+    expect(seen.map((c) => c.message)).toEqual([expect.stringMatching(/^Executing Handle \[stepTask\(main\)\] took/)]);
+    expect(seen[0]!.task).toBe(main);
+    expect(seen[0]!.sourceTraceback).toEqual(expect.stringContaining("Runner"));
+  });
+
+  it("without debug mode, a failing callback's report carries no sourceTraceback", async () => {
+    const loop = new VirtualTimeLoop();
+    const seen: ExceptionContext[] = [];
+    loop.setExceptionHandler((_l, ctx) => seen.push(ctx));
+    loop.callSoon(() => {
+      throw new RangeError("boom");
+    });
+    await loop.advance(0);
+    expect(seen).toHaveLength(1);
+    expect(Object.keys(seen[0]!).sort()).toEqual(["exception", "handle", "message"]);
   });
 });
 

@@ -113,13 +113,13 @@ describe("run", () => {
     expect(await run(async () => getRunningLoop().getDebug())).toBe(false);
   });
 
-  it("refuses bad input", async () => {
-    await expect(run("main" as never)).rejects.toThrow(/run needs an async function, got string/);
-    await expect(run(null as never)).rejects.toThrow(TypeError);
-    await expect(run(async () => 1, { loop: {} as never })).rejects.toThrow(/loop must be an EventLoop/);
+  it("refuses bad input at the call", () => {
+    expect(() => run("main" as never)).toThrow(/run needs an async function, got string/);
+    expect(() => run(null as never)).toThrow(TypeError);
+    expect(() => run(async () => 1, { loop: {} as never })).toThrow(/loop must be an EventLoop/);
     const closed = new VirtualTimeLoop();
     closed.close();
-    await expect(run(async () => 1, { loop: closed })).rejects.toThrow(/closed/);
+    expect(() => run(async () => 1, { loop: closed })).toThrow(/closed/);
     expect(() => new Runner(5 as never)).toThrow(TypeError);
   });
 });
@@ -148,7 +148,7 @@ describe("Runner", () => {
     await runner.close();
     expect(loop.isClosed()).toBe(true);
     await runner.close(); // a second close does nothing
-    await expect(runner.run(async () => 1)).rejects.toThrow(/Runner is closed/);
+    expect(() => runner.run(async () => 1)).toThrow(/Runner is closed/);
     expect(() => runner.getLoop()).toThrow(/Runner is closed/);
   });
 
@@ -176,7 +176,7 @@ describe("Runner", () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     const first = runner.run(() => gate);
     // From outside the loop's code (inside it, any run is refused: see below).
-    await expect(runner.run(async () => 1)).rejects.toThrow(/while a run is in progress/);
+    expect(() => runner.run(async () => 1)).toThrow(/while a run is in progress/);
     release();
     await first;
     await runner.close();
@@ -243,7 +243,7 @@ describe("getRunningLoop", () => {
 describe("run inside a running loop", () => {
   it("is refused, as asyncio refuses it, and the outer run goes on", async () => {
     const result = await run(async () => {
-      await expect(run(async () => 1)).rejects.toThrow(/cannot be called from a running event loop/);
+      expect(() => run(async () => 1)).toThrow(/cannot be called from a running event loop/);
       return "outer done";
     }, { loop: new VirtualTimeLoop() });
     expect(result).toBe("outer done");
