@@ -107,8 +107,46 @@ export const debugSwitch: { everOn: boolean } = ((state as ContextState & { debu
  * creator had: see `taskContext`.)
  */
 export function outsideTasks<A>(fn: (arg: A) => void, arg: A): void {
-  rootContext.runInAsyncScope(fn, undefined, arg);
+  cleanScope().runInAsyncScope(fn, undefined, arg);
 }
 
-// (Made with no current task even if this module is first loaded from inside one.)
-const rootContext = state.tasks.run(undefined as unknown as TaskLike<unknown>, contextHere);
+/**
+ * A context to run one loop callback in: the loop's own, and nothing a callback sets in it
+ * (`enterWith`) reaches the next callback or a later iteration, as asyncio runs each
+ * callback in a context of its own (internal).
+ */
+export function cleanScope(): AsyncResource {
+  // Where a value set with `enterWith` sticks to the resource it was set in (async_hooks
+  // storage: Node 20 and 22), each run needs a fresh copy; where it only replaces the
+  // current frame (AsyncContextFrame: Node 24), leaving the scope undoes it.
+  return storesStick ? pristine.runInAsyncScope(contextHere) : pristine;
+}
+
+/** Marks an internal loop callback that runs no code of the caller's directly (a task's step, a sleep's wake-up): the loop runs it without a scope of its own (internal). */
+export function markTrusted<F extends (...args: never[]) => unknown>(fn: F): F {
+  (fn as F & { [TRUSTED]?: true })[TRUSTED] = true;
+  return fn;
+}
+
+/** Whether `fn` was marked with `markTrusted` (internal). */
+export function isTrusted(fn: unknown): boolean {
+  return (fn as { [TRUSTED]?: true })[TRUSTED] === true;
+}
+
+const TRUSTED = Symbol.for("aiots.trustedCallback");
+
+// The loop's own context, that no code runs in directly (only copies of it, or scopes that
+// restore it), made with no current task even if this module is first loaded from inside one.
+const pristine = state.tasks.run(undefined as unknown as TaskLike<unknown>, contextHere);
+
+/** Whether `enterWith` inside a resource's scope changes that resource for good (see `cleanScope`). */
+const storesStick = ((): boolean => {
+  const probe = new AsyncLocalStorage<number>();
+  try {
+    const resource = new AsyncResource("aiots.probe", { requireManualDestroy: true });
+    resource.runInAsyncScope(() => probe.enterWith(1));
+    return resource.runInAsyncScope(() => probe.getStore()) === 1;
+  } finally {
+    probe.disable();
+  }
+})();

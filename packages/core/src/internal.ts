@@ -6,7 +6,10 @@ export { linkAbort } from "./abort.js";
 export { Deque } from "./deque.js";
 export { WaiterQueue, onDropped, onSettle } from "./waiters.js";
 export {
+  cleanScope,
   currentTaskOrUndefined,
+  isTrusted,
+  markTrusted,
   loopForCurrentCode,
   outsideTasks,
   runningLoopOrUndefined,

@@ -1,6 +1,6 @@
 import { CancelledError, InvalidStateError, isCancelledError } from "@aiots/core";
 import type { EventLoop, TaskFunction, TaskLike, TaskOptions } from "@aiots/core";
-import { checkFunction, loopForCurrentCode, taskContext } from "@aiots/core/internal";
+import { checkFunction, loopForCurrentCode, markTrusted, taskContext } from "@aiots/core/internal";
 import type { AsyncResource } from "node:async_hooks";
 import { debugTracker } from "./debug.js";
 import { Future, preview } from "./future.js";
@@ -369,6 +369,8 @@ function compactDone(list: Future<unknown>[]): void {
 function stepTask(task: Task<unknown>): void {
   task._step();
 }
+// The step enters the task's own context itself.
+markTrusted(stepTask);
 
 /**
  * Runs `fn` as a task on the running loop (the default loop outside any). asyncio's

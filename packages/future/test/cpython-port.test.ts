@@ -6,13 +6,11 @@
  * and says which document makes the choice.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import v8 from "node:v8";
-import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { CancelledError } from "@aiots/core";
 import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
 import { Future, Task, allTasks, createTask, currentTask, ensureFuture, isFuture, sleep } from "@aiots/future";
-import { onVirtualLoop, rejection } from "./helpers.js";
+import { collectUntil, onVirtualLoop, rejection } from "./helpers.js";
 
 describe("futures (test_futures.py)", () => {
   it("a duck-typed future is recognised, and ensureFuture returns it as it is (DuckTests.test_ensure_future)", async () => {
@@ -66,10 +64,6 @@ describe("futures (test_futures.py)", () => {
   });
 });
 
-// gc() without the --expose-gc command-line flag (as the debug conformance tests do).
-v8.setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
-
 /** Makes garbage of what `make` creates, collects until `control` is reported, and returns every report. */
 async function reportsAfterCollection(make: () => void): Promise<string[]> {
   const reports: string[] = [];
@@ -83,17 +77,7 @@ async function reportsAfterCollection(make: () => void): Promise<string[]> {
         reports.push(error instanceof Error ? error.message : context.message);
       });
       make();
-      for (let i = 0; i < 40 && !reports.includes("control"); i++) {
-        gc();
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        await sleep(0);
-      }
-      // A few more rounds, so that a report that would come late comes too.
-      for (let i = 0; i < 3; i++) {
-        gc();
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        await sleep(0);
-      }
+      await collectUntil(() => reports.includes("control"));
     },
     { debug: true },
   );

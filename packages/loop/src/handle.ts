@@ -1,4 +1,5 @@
 import type { ExceptionContext, Handle, TaskLike, TimerHandle } from "@aiots/core";
+import { cleanScope, isTrusted } from "@aiots/core/internal";
 
 /**
  * Where each handle made in debug mode was scheduled (a stack trace, asyncio's
@@ -75,9 +76,23 @@ export class CallbackHandle implements Handle {
    * mode a slow callback is reported.
    */
   _run(loop: HandleRunner): void {
+    const start = loop._debug ? performance.now() : 0;
+    // A callback of the caller's runs in a scope of its own, so that what it sets in its
+    // async context never reaches the next callback (asyncio gives each its own context).
+    if (isTrusted(this._callback)) this._invoke(loop);
+    else cleanScope().runInAsyncScope(this._invoke, this, loop);
+    if (loop._debug) {
+      const took = performance.now() - start;
+      if (took >= loop.slowCallbackDuration) {
+        loop.callExceptionHandler(this._context(`Executing ${this.toString()} took ${took.toFixed(1)} ms`));
+      }
+    }
+  }
+
+  /** @internal Calls the callback; what it throws, or the promise it returns rejects with, is reported. */
+  _invoke(loop: HandleRunner): void {
     const cb = this._callback!;
     const args = this._args;
-    const start = loop._debug ? performance.now() : 0;
     let result: unknown;
     try {
       if (args === undefined) result = (cb as () => unknown)();
@@ -89,12 +104,6 @@ export class CallbackHandle implements Handle {
     // An async callback fails by rejecting: nobody else holds that promise, so the loop
     // reports it as it reports a throw (instead of an unhandled rejection).
     if (result instanceof Promise) result.then(undefined, (error: unknown) => this._report(loop, error));
-    if (loop._debug) {
-      const took = performance.now() - start;
-      if (took >= loop.slowCallbackDuration) {
-        loop.callExceptionHandler(this._context(`Executing ${this.toString()} took ${took.toFixed(1)} ms`));
-      }
-    }
   }
 
   /** @internal */

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ExceptionContext } from "@aiots/core";
 import { sleep } from "@aiots/future";
@@ -73,6 +74,42 @@ describe("callSoon", () => {
     loop.callSoon(() => (seen = getRunningLoop()));
     await turn();
     expect(seen).toBe(loop);
+  });
+});
+
+describe("the async context of loop callbacks", () => {
+  it("a value a callback sets with enterWith reaches neither the next callback of the same iteration, nor a later iteration, nor another loop", async () => {
+    const als = new AsyncLocalStorage<string>();
+    const seen: (string | undefined)[] = [];
+    const loop = new VirtualTimeLoop();
+    const other = new VirtualTimeLoop();
+    const record = () => {
+      seen.push(als.getStore());
+      als.enterWith("leaked");
+    };
+    loop.callSoon(record);
+    loop.callSoon(record); // same iteration
+    loop.callLater(5, record); // a later iteration
+    const fut = loop.createFuture<void>();
+    fut.addDoneCallback(record);
+    fut.addDoneCallback(record); // done callbacks, one iteration
+    loop.callLater(10, () => fut.setResult());
+    await loop.advance(20);
+    other.callSoon(record);
+    await other.advance(0);
+    expect(seen).toEqual([undefined, undefined, undefined, undefined, undefined, undefined]);
+    expect(als.getStore()).toBeUndefined();
+    loop.close();
+    other.close();
+  });
+
+  it("a task still runs in the context its creator had, whatever a callback set before it", async () => {
+    const als = new AsyncLocalStorage<string>();
+    const loop = new VirtualTimeLoop();
+    loop.callSoon(() => als.enterWith("from a callback"));
+    const task = als.run("creator", () => loop.createTask(async () => als.getStore()));
+    expect(await loop.runUntilComplete(task)).toBe("creator");
+    loop.close();
   });
 });
 
