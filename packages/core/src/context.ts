@@ -122,15 +122,24 @@ export function cleanScope(): AsyncResource {
   return storesStick ? pristine.runInAsyncScope(contextHere) : pristine;
 }
 
-/** Marks an internal loop callback that runs no code of the caller's directly (a task's step, a sleep's wake-up): the loop runs it without a scope of its own (internal). */
-export function markTrusted<F extends (...args: never[]) => unknown>(fn: F): F {
-  (fn as F & { [TRUSTED]?: true })[TRUSTED] = true;
+/**
+ * Marks an internal loop callback that runs no code of the caller's directly (a task's step,
+ * a sleep's wake-up): the loop runs it without a scope of its own. `taskStep`: its one
+ * argument is the task whose step it runs, named in the loop's reports (internal).
+ */
+export function markTrusted<F extends (...args: never[]) => unknown>(fn: F, taskStep = false): F {
+  (fn as F & { [TRUSTED]?: number })[TRUSTED] = taskStep ? 2 : 1;
   return fn;
 }
 
 /** Whether `fn` was marked with `markTrusted` (internal). */
 export function isTrusted(fn: unknown): boolean {
-  return (fn as { [TRUSTED]?: true })[TRUSTED] === true;
+  return (fn as { [TRUSTED]?: number })[TRUSTED] !== undefined;
+}
+
+/** Whether `fn` was marked as a task's step (internal). */
+export function isTaskStep(fn: unknown): boolean {
+  return (fn as { [TRUSTED]?: number } | undefined)?.[TRUSTED] === 2;
 }
 
 const TRUSTED = Symbol.for("aiots.trustedCallback");

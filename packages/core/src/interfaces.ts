@@ -45,8 +45,9 @@ export interface TaskOptions {
   signal?: AbortSignal;
   /**
    * Start running the function synchronously, inside `createTask`, up to its first wait
-   * (asyncio's eager tasks). Only on a running loop; elsewhere the first step is scheduled
-   * as usual, as in asyncio.
+   * (asyncio's eager tasks). Only on a running loop, or from a task or callback of the loop
+   * (the default loop of plain async code); elsewhere the first step is scheduled as usual,
+   * as in asyncio.
    */
   eagerStart?: boolean;
 }

@@ -4,10 +4,11 @@
  */
 export { linkAbort } from "./abort.js";
 export { Deque } from "./deque.js";
-export { WaiterQueue, onDropped, onSettle } from "./waiters.js";
+export { WaiterQueue, giveBackResult, onDropped, onSettle } from "./waiters.js";
 export {
   cleanScope,
   currentTaskOrUndefined,
+  isTaskStep,
   isTrusted,
   markTrusted,
   loopForCurrentCode,

@@ -28,6 +28,20 @@ export function onDropped<T>(future: FutureLike<T>, giveBack: (value: T) => void
 }
 
 /**
+ * Gives back what `future` handed over (see `onDropped`), when code that waited for it
+ * through other means than its own `await` was cancelled after the hand-over and will not
+ * take it: the primitive passes it on. True if there was something to give back (internal).
+ */
+export function giveBackResult<T>(future: FutureLike<T>): boolean {
+  const f = future as FutureLike<T> & Hookable;
+  const giveBack = f._onDropped as ((value: T) => void) | undefined;
+  if (giveBack === undefined || !future.done() || future.cancelled() || future.exception() !== null) return false;
+  f._onDropped = undefined;
+  giveBack(future.result());
+  return true;
+}
+
+/**
  * Calls `hook(future)` when `future` settles. On an aiots future it runs synchronously,
  * inside `cancel()`/`setResult()`/`setException()`, so a waiter leaves its queue at the
  * very moment it is cancelled; on any other `FutureLike` it runs as a done callback (internal).
@@ -127,14 +141,24 @@ export class WaiterQueue<T> {
       const delivered = this._delivered;
       if (delivered === undefined) future.setResult(value);
       else {
-        this.handing++;
         const f = future as FutureLike<T> & Hookable;
         if ("_onDelivered" in f) {
-          // Armed before the wake-up: a waiter awaited outside any task is delivered within it.
+          // Armed before the wake-up, which may deliver at once.
+          this.handing++;
           f._onDelivered = delivered as (future: never) => void;
-          future.setResult(value);
+          try {
+            future.setResult(value);
+          } catch (error) {
+            // Not woken after all (an overridden setResult): nothing is in flight.
+            if (f._onDelivered !== undefined) {
+              f._onDelivered = undefined;
+              this.handing--;
+            }
+            throw error;
+          }
         } else {
           future.setResult(value);
+          this.handing++;
           void SETTLED.then(() => (delivered as (waiter: FutureLike<T>) => void)(future));
         }
       }

@@ -118,6 +118,20 @@ describe("WaiterQueue", () => {
   });
 });
 
+describe("WaiterQueue hand-overs in flight", () => {
+  it("a wake-up whose setResult throws leaves nothing counted in flight", async () => {
+    await run(async () => {
+      const line = new WaiterQueue<number>(() => {});
+      const waiter = line.add(getRunningLoop());
+      (waiter as { setResult: (v: number) => void }).setResult = () => {
+        throw new RangeError("refused");
+      };
+      expect(() => line.wakeFirst(1)).toThrow(RangeError);
+      expect(line.handing).toBe(0);
+    }, { loop: new VirtualTimeLoop() });
+  });
+});
+
 describe("onDropped", () => {
   /** A task awaiting a waiter of `q`; a value handed to that waiter but dropped lands in `givenBack`. */
   function waitingTask(q: WaiterQueue<string>, givenBack: string[]): Task<string> {

@@ -1,6 +1,6 @@
 import { TimeoutError } from "@aiots/core";
 import type { AwaitableLike, EventLoop, WaitOptions } from "@aiots/core";
-import { checkTimeout, checkWaitOptions } from "@aiots/core/internal";
+import { checkTimeout, checkWaitOptions, giveBackResult } from "@aiots/core/internal";
 import { Future } from "@aiots/future";
 import { cancelAndWait, collect, thrownBy, toFutures } from "./awaitables.js";
 
@@ -17,9 +17,11 @@ import { cancelAndWait, collect, thrownBy, toFutures } from "./awaitables.js";
  * Cancelling the caller cancels `aw` too, and waits for it. To keep `aw` running past the
  * deadline, pass `shield(aw)`.
  *
- * A function is started as a task at once, inside the call (it runs up to its first wait
- * before waitFor returns), as asyncio 3.12+ runs a coroutine in the caller's own step: a
- * cancel of the caller that comes right after always finds it started.
+ * Called from a task (or callback) of a loop, a function is started as a task at once,
+ * inside the call (it runs up to its first wait before waitFor returns), as asyncio 3.12+
+ * runs a coroutine in the caller's own step: a cancel of the caller that comes right after
+ * always finds it started. (From plain code outside any loop it starts on the loop's next
+ * iteration, as an eager task would there.)
  *
  * Which awaitables stop: a function (started as a task) and a Task are interrupted at their
  * current await; a Future is cancelled; a plain promise cannot be stopped: waitFor stops
@@ -84,6 +86,10 @@ async function waitForFuture<T>(fut: Future<T>, loop: EventLoop, timeout: number
       // while stopping), that outcome is the answer, as an `await` of it would give
       // (asyncio 3.12+). A result that came with the cancel does not count: the cancel won.
       if (wasPending && !fut.cancelled()) return fut.result();
+      // Done before the cancel reached this code, but not taken: a hand-over (a lock, a
+      // permit, a queue item, or a task that returned one) goes back to its primitive, as a
+      // late-cancelled await of it would give it back.
+      if (!wasPending) giveBackResult(fut);
       throw error;
     }
     // Done at the same moment as the deadline still counts as done in time.

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { CancelledError } from "@aiots/core";
-import { createTask, sleep } from "@aiots/future";
+import { Future, createTask, currentTask, sleep } from "@aiots/future";
 import { getRunningLoop } from "@aiots/loop";
 import { asCompleted, gather, wait } from "@aiots/flow";
 import { runV, caught } from "./helpers.js";
@@ -111,6 +111,31 @@ describe("asCompleted: what the iteration hands out", () => {
       // The tasks asCompleted started and nobody can reach any more were cancelled at the break.
       expect(finished).toEqual([0, 1]);
       expect(getRunningLoop().time()).toBe(20);
+    });
+  });
+});
+
+describe("a pending cancel and a gather whose children are all done", () => {
+  it("a task that cancelled itself and then awaits a gather whose only child just finished is cancelled at that await (the gather refuses the cancel; asyncio keeps it pending)", async () => {
+    await runV(async () => {
+      const seen: string[] = [];
+      const t = createTask(async () => {
+        const f = new Future<number>();
+        const g = gather([f]);
+        f.setResult(1);
+        currentTask()!.cancel();
+        try {
+          seen.push(`got ${String(await g)}`);
+        } catch (e) {
+          seen.push((e as Error).name);
+          throw e;
+        }
+      });
+      const error = await caught(t);
+      expect(error).toBeInstanceOf(CancelledError);
+      expect(seen).toEqual(["CancelledError"]);
+      expect(t.cancelled()).toBe(true);
+      expect(t.cancelling()).toBe(1);
     });
   });
 });

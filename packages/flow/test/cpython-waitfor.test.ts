@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { CancelledError, TimeoutError } from "@aiots/core";
-import { createTask, sleep } from "@aiots/future";
+import { createTask, currentTask, sleep } from "@aiots/future";
 import { shield, wait, waitFor } from "@aiots/flow";
 import { runV, now } from "./helpers.js";
 
@@ -148,5 +148,22 @@ describe("waitFor with shield (test_waitfor.py WaitForShieldTests)", () => {
       expect(await task).toBe("done");
       expect(now()).toBe(100);
     });
+  });
+});
+
+describe("waitFor in plain async code, on the default loop", () => {
+  it("a task of the default loop that calls waitFor with a function finds it started when it is cancelled right after", async () => {
+    let started = false;
+    const caller = createTask(async () => {
+      const pending = waitFor(async () => {
+        started = true;
+        await sleep(10);
+      }, 1000);
+      currentTask()!.cancel();
+      await pending;
+    });
+    await caller.catch(() => undefined);
+    expect(started).toBe(true);
+    expect(caller.cancelled()).toBe(true);
   });
 });

@@ -145,7 +145,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     if (this._nativeWaiter === undefined) settleNativeIdle(this);
     if (this._onSettle !== undefined) this._runSettleHook();
     if (this._reactions !== undefined) this._queueReactions();
-    else if (this._onDelivered !== undefined) this._deliveredToNobody();
+    else if (this._onDelivered !== undefined) this._deliveredLater();
     if (this._callbacks !== undefined) this._scheduleCallbacks();
   }
 
@@ -269,8 +269,18 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     if (list === this) {
       // Awaited directly, and by nothing else. Outside a task there is no late cancel to
       // check for; a task's is checked one microtask later, from the batch.
-      if (this._nativeWaiter === null) this._fire();
-      else enqueueReaction(this, false);
+      if (this._nativeWaiter !== null) enqueueReaction(this, false);
+      else if (this._onDelivered === undefined) this._fire();
+      else {
+        // Delivered at once, but the primitive hears of it in the next microtask, queued
+        // ahead of the awaiting code's: not inside the wake-up, yet before that code
+        // resumes (an admitted put's item is in when `put` returns), as from the batch.
+        const delivered = this._onDelivered;
+        this._deliveredLater();
+        this._onDelivered = undefined;
+        this._fire();
+        this._onDelivered = delivered;
+      }
       return;
     }
     if (Array.isArray(list)) {
@@ -280,8 +290,11 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     } else enqueueReaction(list);
   }
 
-  /** @internal Resolved while nobody awaited it: whoever awaits it later gets the result as it is. */
-  _deliveredToNobody(): void {
+  /**
+   * @internal Runs `_onDelivered` one microtask from now: resolved while nobody awaited it
+   * (whoever awaits it later gets the result as it is), or delivered at once outside tasks.
+   */
+  _deliveredLater(): void {
     void SETTLED.then(() => runDelivered(this));
   }
 

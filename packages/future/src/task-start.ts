@@ -49,7 +49,16 @@ export function runFunction<T>(task: Task<T>, fn: TaskFunction<T>): void {
     // the task's context, so the task tracks it from this moment (an `await` would call it
     // one turn later, after a hand-over and a cancel could both have happened).
     (result as PromiseLike<T>).then(
-      (value) => task._onFulfilled(value),
+      (value) => {
+        // A hand-over (a lock, a permit, a queue item) the task only passes on: if its own
+        // result is then dropped, what was handed over goes back to the primitive.
+        const handedOver = result as { _onDropped?: unknown };
+        if (handedOver._onDropped !== undefined) {
+          task._onDropped = handedOver._onDropped as (value: never) => void;
+          handedOver._onDropped = undefined;
+        }
+        task._onFulfilled(value);
+      },
       (error: unknown) => task._onRejected(error),
     );
   } else {

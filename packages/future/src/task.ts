@@ -1,6 +1,6 @@
 import { CancelledError, InvalidStateError, isCancelledError } from "@aiots/core";
 import type { EventLoop, TaskFunction, TaskLike, TaskOptions } from "@aiots/core";
-import { checkFunction, loopForCurrentCode, markTrusted, taskContext } from "@aiots/core/internal";
+import { checkFunction, loopForCurrentCode, markTrusted, runningLoopOrUndefined, taskContext } from "@aiots/core/internal";
 import type { AsyncResource } from "node:async_hooks";
 import { debugTracker } from "./debug.js";
 import { Future, preview } from "./future.js";
@@ -84,8 +84,10 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     const name = options?.name;
     this._name = name ?? ++taskCounter;
     this._context = taskContext(this);
-    // Eager only on a running loop (asyncio): elsewhere the first step is scheduled as usual.
-    const eager = options?.eagerStart === true && loop.isRunning();
+    // Eager only on a running loop (asyncio), or one whose task or callback is calling (the
+    // default loop of plain async code runs those without `isRunning()`): elsewhere the
+    // first step is scheduled as usual.
+    const eager = options?.eagerStart === true && (loop.isRunning() || runningLoopOrUndefined() === loop);
     // Scheduled first: a closed loop throws here, before anything is registered or listened to.
     if (!eager) callSoonOne(loop, stepTask, this as Task<unknown>);
     const signal = options?.signal;
@@ -170,10 +172,13 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     if (this._mustCancel) {
       // The cancel came while the task awaited something we could not interrupt: this is
       // the first aiots await of a pending future since, so it is cancelled, and throws,
-      // as if the cancel had come while the task waited on it.
-      this._mustCancel = false;
-      future.cancel(this._cancelMessage);
-      return undefined;
+      // as if the cancel had come while the task waited on it. A future that refuses
+      // (a gather whose children are all done) leaves the cancel pending, as asyncio
+      // does: it lands when that await is delivered.
+      if (future.cancel(this._cancelMessage)) {
+        this._mustCancel = false;
+        return undefined;
+      }
     }
     const current = this._waitingOn;
     if (current === undefined || current.done()) {
@@ -370,7 +375,7 @@ function stepTask(task: Task<unknown>): void {
   task._step();
 }
 // The step enters the task's own context itself.
-markTrusted(stepTask);
+markTrusted(stepTask, true);
 
 /**
  * Runs `fn` as a task on the running loop (the default loop outside any). asyncio's

@@ -472,6 +472,36 @@ describe("cancel while the task awaits a plain promise", () => {
   });
 });
 
+describe("a pending cancel and a future that refuses to be cancelled", () => {
+  it("a task that cancelled itself and then awaits a pending future whose cancel() refuses keeps the cancel pending: the await throws when the future settles (asyncio's _must_cancel)", async () => {
+    const steps: string[] = [];
+    await onVirtualLoop(async () => {
+      class Stubborn<T> extends Future<T> {
+        override cancel(): boolean {
+          return false; // as a gather whose children are all done
+        }
+      }
+      const fut = new Stubborn<number>(getRunningLoop());
+      const t = createTask(async () => {
+        currentTask()!.cancel("pending");
+        try {
+          steps.push(`got ${await fut}`);
+        } catch (e) {
+          steps.push(`threw ${(e as Error).name}: ${(e as Error).message}`);
+          throw e;
+        }
+      });
+      await sleep(0);
+      expect(t.done()).toBe(false);
+      fut.setResult(1);
+      expect(await rejection(t)).toBeInstanceOf(CancelledError);
+      expect(t.cancelled()).toBe(true);
+      expect(t.cancelling()).toBe(1);
+    });
+    expect(steps).toEqual(["threw CancelledError: pending"]);
+  });
+});
+
 describe("cancelling a task that awaits another task", () => {
   it("cancels the awaited task too, whose finally runs first", async () => {
     const steps: string[] = [];

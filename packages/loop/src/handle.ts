@@ -1,18 +1,34 @@
 import type { ExceptionContext, Handle, TaskLike, TimerHandle } from "@aiots/core";
-import { cleanScope, isTrusted } from "@aiots/core/internal";
+import { cleanScope, isTaskStep, isTrusted } from "@aiots/core/internal";
 
 /**
- * Where each handle made in debug mode was scheduled (a stack trace, asyncio's
- * `source_traceback`): kept beside the handles, so that handles made without debug pay nothing.
+ * Where each handle made in debug mode was scheduled (asyncio's `source_traceback`): an
+ * `Error` whose stack is formatted only if a report needs it, kept beside the handles so
+ * that handles made without debug pay nothing.
  */
-const sources = new WeakMap<CallbackHandle, string>();
+const sources = new WeakMap<CallbackHandle, Error>();
 
 /** @internal Records where `handle` is being scheduled from (debug mode). */
 export function recordSource(handle: CallbackHandle): void {
-  const stack = new Error().stack;
-  if (stack === undefined) return;
-  // Drop the "Error" line and the frames inside the loop (this function, the scheduling method).
-  sources.set(handle, stack.split("\n").slice(3).join("\n"));
+  const limit = Error.stackTraceLimit;
+  // Room for the loop's own frames, dropped from the report.
+  if (typeof limit === "number") Error.stackTraceLimit = limit + 8;
+  const origin = new Error("scheduled here");
+  Error.stackTraceLimit = limit;
+  sources.set(handle, origin);
+}
+
+/** The loop's own frames at the top of a recorded stack: scheduling, not the caller. */
+const LOOP_FRAME = /^\s*at (?:\S+\.)?(?:recordSource|_pushReady|_addTimer|callSoon|_callSoonOne|callSoonOne|callLater|callAt|_scheduleCallbacks|addDoneCallback)\b/;
+
+/** The caller's part of the stack recorded for `handle`, if one was. */
+function sourceOf(handle: CallbackHandle): string | undefined {
+  const stack = sources.get(handle)?.stack;
+  if (typeof stack !== "string") return undefined;
+  const lines = stack.split("\n").slice(1);
+  let first = 0;
+  while (first < lines.length - 1 && LOOP_FRAME.test(lines[first]!)) first++;
+  return lines.slice(first).join("\n");
 }
 
 /**
@@ -121,17 +137,14 @@ export class CallbackHandle implements Handle {
     const context: ExceptionContext = { message, handle: this };
     const task = this._task();
     if (task !== undefined) context.task = task;
-    const source = sources.get(this);
+    const source = sourceOf(this);
     if (source !== undefined) context.sourceTraceback = source;
     return context;
   }
 
-  /** @internal The task whose step this handle runs: its one argument, if that is a task. */
+  /** @internal The task whose step this handle runs, if it runs one. */
   _task(): TaskLike<unknown> | undefined {
-    const arg = this._args === ONE_ARG ? this._arg : undefined;
-    if (typeof arg !== "object" || arg === null) return undefined;
-    const candidate = arg as Partial<TaskLike<unknown>>;
-    return typeof candidate.getName === "function" && typeof candidate.cancelling === "function" ? (arg as TaskLike<unknown>) : undefined;
+    return this._args === ONE_ARG && isTaskStep(this._callback) ? (this._arg as TaskLike<unknown>) : undefined;
   }
 
   /** @internal The name shown in reports, with the task's name for a task's step. */

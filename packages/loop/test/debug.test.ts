@@ -144,6 +144,30 @@ describe("slow callbacks", () => {
     expect(seen[0]!.sourceTraceback).toEqual(expect.stringContaining("Runner"));
   });
 
+  it("in debug mode a failing callback's sourceTraceback starts at the code that scheduled it; a task's done callback is not taken for a step of that task", async () => {
+    const loop = new VirtualTimeLoop();
+    loop.setDebug(true);
+    loop.slowCallbackDuration = Infinity;
+    const seen: ExceptionContext[] = [];
+    loop.setExceptionHandler((_l, ctx) => seen.push(ctx));
+    function scheduleIt(): void {
+      loop.callSoon(() => {
+        throw new RangeError("boom");
+      });
+    }
+    scheduleIt();
+    const task = loop.createTask(async () => 1, { name: "worker" });
+    task.addDoneCallback(function onDone() {
+      throw new RangeError("done callback");
+    });
+    await loop.runUntilComplete(task);
+    await loop.advance(0);
+    expect(seen.map((c) => c.message)).toEqual(["Exception in callback <anonymous>", "Exception in callback onDone"]);
+    expect(String(seen[0]!.sourceTraceback).split("\n")[0]).toContain("scheduleIt");
+    expect(seen[1]!.task).toBeUndefined();
+    loop.close();
+  });
+
   it("without debug mode, a failing callback's report carries no sourceTraceback", async () => {
     const loop = new VirtualTimeLoop();
     const seen: ExceptionContext[] = [];

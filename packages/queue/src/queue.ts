@@ -89,9 +89,9 @@ export class Queue<T> extends QueueCore<T> implements AsyncIterable<T> {
    * next putter.
    *
    * A blocked put returns the waiter Future itself, so the caller's own `await` is the one
-   * the task tracks. Its item goes in during the microtask after that `await` was delivered,
-   * before the caller's code resumes (a callback chained straight on the returned Future with
-   * `.then` may run just before). On a `PriorityQueue`, an item that cannot be compared with
+   * the task tracks. Its item goes in once that `await` was delivered (after every callback
+   * chained straight on the returned Future with `.then`, if there are any), before the
+   * caller's code resumes. On a `PriorityQueue`, an item that cannot be compared with
    * the items held makes a put that would wait fail at once.
    * @throws TypeError at the call for bad options.
    */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CancelledError, QueueFull } from "@aiots/core";
+import { CancelledError, QueueEmpty, QueueFull } from "@aiots/core";
 import type { FutureLike } from "@aiots/core";
 import { onSettle } from "@aiots/core/internal";
 import { createTask, currentTask, sleep } from "@aiots/future";
@@ -695,6 +695,23 @@ describe("Queue: waits with an AbortSignal", () => {
 });
 
 describe("Queue: in plain async code, with no loop running", () => {
+  it("a putter admitted by a get puts its item once its await is delivered, not inside the get that made room (as in a task)", async () => {
+    const q = new Queue<string>(1);
+    q.putNowait("a");
+    const steps: string[] = [];
+    const putter = (async () => {
+      await q.put("b");
+      steps.push(`put returned, size ${q.qsize()}`);
+    })();
+    await Promise.resolve();
+    expect(q.getNowait()).toBe("a");
+    expect(q.qsize()).toBe(0);
+    expect(() => q.getNowait()).toThrow(QueueEmpty);
+    await putter;
+    expect(steps).toEqual(["put returned, size 1"]);
+    expect(q.getNowait()).toBe("b");
+  });
+
   it("hands an item to a waiting get and admits a waiting put", async () => {
     const q = new Queue<number>(1);
     const getting = q.get();

@@ -1,0 +1,59 @@
+/**
+ * What a primitive hands over (a lock, a permit, a queue item) is never lost when the code
+ * waiting for it through a combinator is cancelled after the hand-over and before it resumes:
+ * it goes back to the primitive, as it does for a plain late-cancelled `await`.
+ */
+import { describe, expect, it } from "vitest";
+import { CancelledError, Lock, Queue, Semaphore, VirtualTimeLoop, createTask, run, sleep, waitFor } from "aiots";
+
+const vrun = <T>(fn: () => Promise<T>): Promise<T> => run(fn, { loop: new VirtualTimeLoop() });
+
+describe("waitFor over a hand-over, caller cancelled after the hand-over and before it resumes", () => {
+  const shapes = [
+    ["the wait itself", (sem: Semaphore) => waitFor(sem.acquire(), 1000)],
+    ["a function returning the wait", (sem: Semaphore) => waitFor(() => sem.acquire(), 1000)],
+  ] as const;
+  for (const [shape, acquire] of shapes) {
+    it(`${shape}: the permit goes back to the semaphore, and the next waiter gets it`, async () => {
+      await vrun(async () => {
+        const sem = new Semaphore(1);
+        await sem.acquire();
+        const caller = createTask(async () => {
+          await acquire(sem);
+          return "acquired";
+        });
+        const next = createTask(async () => {
+          await sleep(1);
+          await sem.acquire();
+          return "next acquired";
+        });
+        await sleep(0);
+        sem.release(); // hands the permit to the caller's wait
+        caller.cancel(); // before the caller resumes
+        await expect(caller).rejects.toBeInstanceOf(CancelledError);
+        expect(await next).toBe("next acquired");
+        sem.release();
+        expect(sem.locked()).toBe(false);
+      });
+    });
+  }
+
+  it("a Lock handed over to a cancelled waitFor is free again; a queue item goes back to the queue", async () => {
+    await vrun(async () => {
+      const lock = new Lock();
+      await lock.acquire();
+      const locker = createTask(() => waitFor(lock.acquire(), 1000));
+      const q = new Queue<string>();
+      const getter = createTask(() => waitFor(q.get(), 1000));
+      await sleep(0);
+      lock.release();
+      q.putNowait("item");
+      locker.cancel();
+      getter.cancel();
+      await expect(locker).rejects.toBeInstanceOf(CancelledError);
+      await expect(getter).rejects.toBeInstanceOf(CancelledError);
+      expect(lock.locked()).toBe(false);
+      expect(q.getNowait()).toBe("item");
+    });
+  });
+});
