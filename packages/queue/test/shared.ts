@@ -153,26 +153,6 @@ export function sharedQueueTests(name: string, make: (maxsize?: number) => Queue
       });
     });
 
-    it("shutdown(true) keeps join waiting for items that were got but not yet marked done", async () => {
-      await onVirtualLoop(async () => {
-        const q = make();
-        q.putNowait("data");
-        q.putNowait("data");
-        const joiner = createTask(() => q.join());
-        expect(await q.get()).toBe("data");
-        q.shutdown(true);
-        expect(q.qsize()).toBe(0);
-        await tick();
-        expect(joiner.done()).toBe(false);
-        await expect(q.get()).rejects.toBeInstanceOf(QueueShutDown);
-        expect(() => q.getNowait()).toThrow(QueueShutDown);
-        q.taskDone();
-        expect(() => q.taskDone()).toThrow(InvalidStateError);
-        await tick();
-        expect(joiner.done()).toBe(true);
-      });
-    });
-
     it("shutdown(true) after shutdown() still drains the queue", async () => {
       await onVirtualLoop(async () => {
         const q = make();

@@ -25,10 +25,12 @@ export type BarrierState = "filling" | "draining" | "resetting" | "broken";
  * it resumed throws `CancelledError` (asyncio too) and leaves; the others still return.
  *
  * Built like asyncio's, on a `Condition`, so every state change is asyncio's. Parties
- * released together go on one loop iteration each, in the order they were woken, as
- * asyncio's tasks do: each (and the code it returns to) runs until it next waits before the
- * next one leaves the round. So a `reset()` or `abort()` by a party that has left breaks
- * the parties not yet out, as in asyncio. Releasing `n` parties takes `n` iterations.
+ * released together go on in the order they were woken, each (and the code it returns to)
+ * running until it next waits before the next one leaves the round, as asyncio's task
+ * steps do. So a `reset()` or `abort()` by a party that has left breaks the parties not
+ * yet out, as in asyncio. asyncio runs those steps in one loop iteration; here each party
+ * gets an iteration of its own (woken code resumes as microtasks, which would otherwise
+ * interleave), so releasing `n` parties takes `n` iterations.
  *
  * @throws TypeError if `parties` is not a number; RangeError if it is not an integer >= 1.
  * @example

@@ -144,28 +144,6 @@ describe("Lock (test_locks.LockTests)", () => {
 });
 
 describe("Event (test_locks.EventTests)", () => {
-  it("test_clear_with_waiters: set, clear, set, set wakes the waiter once and it returns true", async () => {
-    await virtual(async () => {
-      const ev = new Event();
-      const result: number[] = [];
-      const t = createTask(async () => {
-        if (await ev.wait()) result.push(1);
-        return true;
-      });
-      await sleep(0);
-      expect(result).toEqual([]);
-      ev.set();
-      ev.clear();
-      expect(ev.isSet()).toBe(false);
-      ev.set();
-      ev.set();
-      await sleep(0);
-      expect(result).toEqual([1]);
-      expect(String(ev)).toBe("Event [set]");
-      expect(t.result()).toBe(true);
-    });
-  });
-
   it("a waiter cancelled in the same step as set does not keep the others from waking", async () => {
     await virtual(async () => {
       const ev = new Event();
