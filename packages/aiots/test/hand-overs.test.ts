@@ -57,3 +57,54 @@ describe("waitFor over a hand-over, caller cancelled after the hand-over and bef
     });
   });
 });
+
+describe("a hand-over already taken is never given back again", () => {
+  it("an item got by one await is not given back by a waitFor over the same get whose caller is cancelled", async () => {
+    await vrun(async () => {
+      const q = new Queue<number>();
+      const g = q.get();
+      q.putNowait(7);
+      expect(await g).toBe(7); // taken here
+      const caller = createTask(() => waitFor(g, 100));
+      await sleep(0);
+      caller.cancel();
+      await caller.catch(() => undefined);
+      expect(q.qsize()).toBe(0);
+    });
+  });
+
+  it("a permit taken through a task that returned the wait is not given back by a cancelled waitFor over that task", async () => {
+    await vrun(async () => {
+      const sem = new Semaphore(1);
+      await sem.acquire();
+      const t = createTask(() => sem.acquire());
+      await sleep(0);
+      sem.release(); // hands the permit to t's wait
+      expect(await t).toBe(true); // this code now holds the permit
+      const caller = createTask(() => waitFor(t, 100));
+      await sleep(0);
+      caller.cancel();
+      await caller.catch(() => undefined);
+      expect(sem.locked()).toBe(true);
+      expect(sem._value).toBe(0);
+      sem.release();
+      expect(sem.locked()).toBe(false);
+    });
+  });
+
+  it("a task that returned a queue get, awaited by two tasks: the one that gets the item keeps it, the other's late cancel gives nothing back", async () => {
+    await vrun(async () => {
+      const q = new Queue<number>();
+      const t = createTask(() => q.get());
+      const a = createTask(() => t);
+      const b = createTask(async () => await t);
+      await sleep(0);
+      q.putNowait(1);
+      await t;
+      b.cancel(); // after t is done, before b resumes
+      expect(await a).toBe(1);
+      await b.catch(() => undefined);
+      expect(q.qsize()).toBe(0);
+    });
+  });
+});

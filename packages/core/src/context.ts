@@ -42,8 +42,8 @@ export function taskContext(task: TaskLike<unknown>): AsyncResource {
 
 /** The current async context, kept to run code in later (`runInAsyncScope`). */
 function contextHere(): AsyncResource {
-  // Destroyed by the garbage collector like any object: no destroy hook to emit.
-  return new AsyncResource("aiots", { requireManualDestroy: true });
+  // Node emits its destroy hook when it is collected, and only if destroy hooks are on.
+  return new AsyncResource("aiots");
 }
 
 /** The task whose code is running, if it is still pending; `undefined` outside tasks. */
@@ -111,9 +111,9 @@ export function outsideTasks<A>(fn: (arg: A) => void, arg: A): void {
 }
 
 /**
- * A context to run one loop callback in: the loop's own, and nothing a callback sets in it
- * (`enterWith`) reaches the next callback or a later iteration, as asyncio runs each
- * callback in a context of its own (internal).
+ * A context to run a loop iteration (or a batch of reactions) in: the loop's own, and
+ * nothing code run in it sets (`enterWith`) reaches a later iteration or another loop
+ * (internal). Callbacks of one iteration share it.
  */
 export function cleanScope(): AsyncResource {
   // Where a value set with `enterWith` sticks to the resource it was set in (async_hooks
@@ -122,27 +122,18 @@ export function cleanScope(): AsyncResource {
   return storesStick ? pristine.runInAsyncScope(contextHere) : pristine;
 }
 
-/**
- * Marks an internal loop callback that runs no code of the caller's directly (a task's step,
- * a sleep's wake-up): the loop runs it without a scope of its own. `taskStep`: its one
- * argument is the task whose step it runs, named in the loop's reports (internal).
- */
-export function markTrusted<F extends (...args: never[]) => unknown>(fn: F, taskStep = false): F {
-  (fn as F & { [TRUSTED]?: number })[TRUSTED] = taskStep ? 2 : 1;
+/** Marks a loop callback whose one argument is the task whose step it runs, named in the loop's reports (internal). */
+export function markTaskStep<F extends (...args: never[]) => unknown>(fn: F): F {
+  (fn as F & { [TASK_STEP]?: true })[TASK_STEP] = true;
   return fn;
 }
 
-/** Whether `fn` was marked with `markTrusted` (internal). */
-export function isTrusted(fn: unknown): boolean {
-  return (fn as { [TRUSTED]?: number })[TRUSTED] !== undefined;
-}
-
-/** Whether `fn` was marked as a task's step (internal). */
+/** Whether `fn` was marked with `markTaskStep` (internal). */
 export function isTaskStep(fn: unknown): boolean {
-  return (fn as { [TRUSTED]?: number } | undefined)?.[TRUSTED] === 2;
+  return (fn as { [TASK_STEP]?: true } | undefined)?.[TASK_STEP] === true;
 }
 
-const TRUSTED = Symbol.for("aiots.trustedCallback");
+const TASK_STEP = Symbol.for("aiots.taskStep");
 
 // The loop's own context, that no code runs in directly (only copies of it, or scopes that
 // restore it), made with no current task even if this module is first loaded from inside one.

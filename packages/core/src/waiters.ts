@@ -37,7 +37,11 @@ export function giveBackResult<T>(future: FutureLike<T>): boolean {
   const giveBack = f._onDropped as ((value: T) => void) | undefined;
   if (giveBack === undefined || !future.done() || future.cancelled() || future.exception() !== null) return false;
   f._onDropped = undefined;
-  giveBack(future.result());
+  try {
+    giveBack(future.result());
+  } catch (error) {
+    future.getLoop().callExceptionHandler({ message: "Exception while giving back a dropped result", exception: error, future });
+  }
   return true;
 }
 
@@ -150,7 +154,7 @@ export class WaiterQueue<T> {
             future.setResult(value);
           } catch (error) {
             // Not woken after all (an overridden setResult): nothing is in flight.
-            if (f._onDelivered !== undefined) {
+            if (!future.done()) {
               f._onDelivered = undefined;
               this.handing--;
             }

@@ -226,7 +226,8 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       // Awaiting a future that is already done does not suspend (as in asyncio): nothing
       // to track, so a native promise does it best (and runs the callbacks in the caller's
       // context, as `then` on a promise would).
-      const outcome = outcomeOf(this, undefined);
+      // (What it hands over is taken by the callbacks, when they run: see `adoptHandOver`.)
+      const outcome = outcomeOf(this, undefined, false);
       const settled = outcomeFailed ? Promise.reject(outcome) : Promise.resolve(outcome as T);
       return settled.then(onFulfilled, onRejected);
     }

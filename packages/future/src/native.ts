@@ -1,5 +1,5 @@
 import { taskStorage } from "@aiots/core/internal";
-import { PENDING, addReaction, captured, runDelivered, outcomeFailed, outcomeOf } from "./reaction.js";
+import { PENDING, RESOLVED, addReaction, captured, runDelivered, outcomeFailed, outcomeOf } from "./reaction.js";
 import type { AwaitTracker, Fireable, ReactionSource } from "./reaction.js";
 
 /*
@@ -85,7 +85,10 @@ export function settleNativeIdle(future: NativeFuture): void {
  * per future, the others go through `then`.
  */
 function hookAwait(future: NativeFuture): boolean {
-  if (future._state !== PENDING) return future._native === null;
+  if (future._state !== PENDING) {
+    takeHandOver(future);
+    return future._native === null;
+  }
   const task = taskStorage.getStore() as AwaitTracker | undefined;
   if (task !== undefined && (task._awaitStarted(future as never) !== undefined || future._state !== PENDING)) {
     // Refused (a task awaiting itself), or cancelled by a cancel pending on the task: `then` reports it.
@@ -95,6 +98,11 @@ function hookAwait(future: NativeFuture): boolean {
   future._nativeWaiter = task ?? null;
   addReaction(future, future);
   return true;
+}
+
+/** Awaiting a resolved future takes what it handed over: nobody else can give that back now. */
+function takeHandOver(future: NativeFuture): void {
+  if (future._onDropped !== undefined && future._state === RESOLVED) future._onDropped = undefined;
 }
 
 const hooked = new WeakSet<object>();
@@ -109,7 +117,10 @@ export function installAwaitHook(prototype: object): void {
     configurable: true,
     get(this: NativeFuture): unknown {
       const native = this._native;
-      if (native === null) return Promise;
+      if (native === null) {
+        takeHandOver(this);
+        return Promise;
+      }
       if (native === undefined) return own;
       return hookAwait(this) ? Promise : own;
     },

@@ -187,7 +187,7 @@ export let outcomeFailed = false;
  * handed over through the future is given back (`_onDropped`). Shared by `Reaction` and
  * the native awaiter.
  */
-export function outcomeOf(source: ReactionSource, task: AwaitTracker | null | undefined): unknown {
+export function outcomeOf(source: ReactionSource, task: AwaitTracker | null | undefined, take = true): unknown {
   const state = source._state;
   let failed = state !== RESOLVED;
   let outcome: unknown;
@@ -208,8 +208,35 @@ export function outcomeOf(source: ReactionSource, task: AwaitTracker | null | un
       outcome = late;
     }
   }
+  // Delivered: what a primitive handed over through the future is taken now, and can no
+  // longer be given back by anyone else who waited for it.
+  if (!failed && take && source._onDropped !== undefined) {
+    takenFrom = source;
+    takenGiveBack = source._onDropped;
+    source._onDropped = undefined;
+  }
   outcomeFailed = failed;
   return outcome;
+}
+
+/** The future whose hand-over the last delivery took, and its give-back (see `adoptHandOver`). */
+let takenFrom: object | undefined;
+let takenGiveBack: ((value: never) => void) | undefined;
+
+/**
+ * The give-back of what `from` handed over, for a task that returns `from` as its own result
+ * (it passes the hand-over on, so a dropped result of the task gives it back): taken from the
+ * delivery that just reached the task, or from `from` if it was done before (internal).
+ */
+export function adoptHandOver(from: { _onDropped?: ((value: never) => void) | undefined }): ((value: never) => void) | undefined {
+  if (takenFrom === from) {
+    const giveBack = takenGiveBack;
+    takenFrom = takenGiveBack = undefined;
+    return giveBack;
+  }
+  const own = from._onDropped;
+  from._onDropped = undefined;
+  return own;
 }
 
 /** A primitive's give-back must not break the other reactions of the batch. */
@@ -274,14 +301,33 @@ export function enqueueReaction(reaction: Fireable, callbacks = true): void {
 function runScheduledBatch(): void {
   // The batch was scheduled from whatever code settled a future first; callbacks must not
   // run as part of that code's task.
-  if (hasCallbacks) outsideTasks(runBatch, undefined);
+  if (hasCallbacks) runScoped();
   else runBatch();
+}
+
+/** Whether the batch runs in the loop's own scope (see `runScheduledBatch`). */
+let scoped = false;
+
+function runScoped(): void {
+  scoped = true;
+  try {
+    outsideTasks(runBatch, undefined);
+  } finally {
+    scoped = false;
+  }
 }
 
 function runBatch(): void {
   let i = head;
+  let rescope = false;
   try {
     while (i < size) {
+      // A reaction with callbacks of its own, queued while an unscoped batch runs (from a
+      // primitive's hand-over code): the rest runs in the loop's scope, not the caller's.
+      if (hasCallbacks && !scoped) {
+        rescope = true;
+        break;
+      }
       const reaction = batch[i]!;
       batch[i++] = undefined;
       reaction._fire();
@@ -292,10 +338,13 @@ function runBatch(): void {
       head = size = 0;
       scheduled = hasCallbacks = false;
     } else {
-      // Something escaped a reaction (it should not): the rest runs next turn.
       head = i;
-      hasCallbacks = true;
-      void TURN.then(runScheduledBatch);
+      if (!rescope) {
+        // Something escaped a reaction (it should not): the rest runs next turn.
+        hasCallbacks = true;
+        void TURN.then(runScheduledBatch);
+      }
     }
   }
+  if (rescope) runScoped();
 }

@@ -1,6 +1,6 @@
 
 import type { Handle, WaitOptions } from "@aiots/core";
-import { checkTime, checkWaitOptions, linkAbort, loopForCurrentCode, markTrusted, onSettle } from "@aiots/core/internal";
+import { checkTime, checkWaitOptions, linkAbort, loopForCurrentCode, onSettle } from "@aiots/core/internal";
 import { Future } from "./future.js";
 import { callSoonOne } from "./schedule.js";
 
@@ -62,7 +62,3 @@ function wake<T>(future: Future<T>, value: T): void {
     future.setResult(value);
   }
 }
-
-// Wake-ups resolve a future and run no code of the caller's: the loop runs them as they are.
-markTrusted(wakeEmpty);
-markTrusted(wake);

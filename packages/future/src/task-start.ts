@@ -1,6 +1,7 @@
 import { taskStorage } from "@aiots/core/internal";
 import type { TaskFunction, TaskOptions } from "@aiots/core";
-import { Future } from "./future.js";
+import { Future, isFuture } from "./future.js";
+import { adoptHandOver } from "./reaction.js";
 import type { Task } from "./task.js";
 
 /* How a task starts: its options checked, its function run in its context, and the outcome
@@ -52,10 +53,9 @@ export function runFunction<T>(task: Task<T>, fn: TaskFunction<T>): void {
       (value) => {
         // A hand-over (a lock, a permit, a queue item) the task only passes on: if its own
         // result is then dropped, what was handed over goes back to the primitive.
-        const handedOver = result as { _onDropped?: unknown };
-        if (handedOver._onDropped !== undefined) {
-          task._onDropped = handedOver._onDropped as (value: never) => void;
-          handedOver._onDropped = undefined;
+        if (isFuture(result)) {
+          const giveBack = adoptHandOver(result as { _onDropped?: (value: never) => void });
+          if (giveBack !== undefined) task._onDropped = giveBack;
         }
         task._onFulfilled(value);
       },

@@ -1,6 +1,6 @@
 import { CancelledError, InvalidStateError, isCancelledError } from "@aiots/core";
 import type { EventLoop, TaskFunction, TaskLike, TaskOptions } from "@aiots/core";
-import { checkFunction, loopForCurrentCode, markTrusted, runningLoopOrUndefined, taskContext } from "@aiots/core/internal";
+import { checkFunction, loopForCurrentCode, markTaskStep, runningLoopOrUndefined, taskContext } from "@aiots/core/internal";
 import type { AsyncResource } from "node:async_hooks";
 import { debugTracker } from "./debug.js";
 import { Future, preview } from "./future.js";
@@ -374,8 +374,7 @@ function compactDone(list: Future<unknown>[]): void {
 function stepTask(task: Task<unknown>): void {
   task._step();
 }
-// The step enters the task's own context itself.
-markTrusted(stepTask, true);
+markTaskStep(stepTask);
 
 /**
  * Runs `fn` as a task on the running loop (the default loop outside any). asyncio's

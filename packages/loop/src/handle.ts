@@ -1,5 +1,5 @@
 import type { ExceptionContext, Handle, TaskLike, TimerHandle } from "@aiots/core";
-import { cleanScope, isTaskStep, isTrusted } from "@aiots/core/internal";
+import { isTaskStep } from "@aiots/core/internal";
 
 /**
  * Where each handle made in debug mode was scheduled (asyncio's `source_traceback`): an
@@ -93,10 +93,7 @@ export class CallbackHandle implements Handle {
    */
   _run(loop: HandleRunner): void {
     const start = loop._debug ? performance.now() : 0;
-    // A callback of the caller's runs in a scope of its own, so that what it sets in its
-    // async context never reaches the next callback (asyncio gives each its own context).
-    if (isTrusted(this._callback)) this._invoke(loop);
-    else cleanScope().runInAsyncScope(this._invoke, this, loop);
+    this._invoke(loop);
     if (loop._debug) {
       const took = performance.now() - start;
       if (took >= loop.slowCallbackDuration) {

@@ -1,7 +1,8 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { CancelledError, InvalidStateError } from "@aiots/core";
-import { Future, createTask, sleep } from "@aiots/future";
+import { Future, createTask, currentTask, sleep } from "@aiots/future";
 import { getRunningLoop } from "@aiots/loop";
 import { Lock } from "@aiots/sync";
 import { abortListeners, outcome, ticks, virtual } from "./helpers.js";
@@ -356,6 +357,34 @@ describe("Lock cancellation", () => {
     } finally {
       process.off("unhandledRejection", onUnhandled);
     }
+  });
+});
+
+describe("Lock hand-overs and the async context of callbacks", () => {
+  it("a then callback woken by a lock given back from a late-cancelled task runs outside any task, not in the releasing task's context", async () => {
+    const als = new AsyncLocalStorage<string>();
+    const seen: unknown[] = [];
+    await virtual(async () => {
+      const lock = new Lock();
+      await lock.acquire();
+      const b = createTask(async () => {
+        await lock.acquire();
+      });
+      await sleep(0);
+      getRunningLoop().callSoon(() => {
+        void lock.acquire().then(() => {
+          seen.push(currentTask(), als.getStore());
+          lock.release();
+        });
+      });
+      await sleep(0);
+      als.enterWith("the releasing task's value");
+      lock.release(); // hands the lock to b
+      b.cancel(); // before b resumes: b gives it back, and the callback's wait gets it
+      await b.catch(() => undefined);
+      await ticks();
+    });
+    expect(seen).toEqual([undefined, undefined]);
   });
 });
 
