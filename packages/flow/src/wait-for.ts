@@ -1,7 +1,8 @@
 import { TimeoutError } from "@aiots/core";
-import type { AwaitableLike, EventLoop, WaitOptions } from "@aiots/core";
-import { checkTimeout, checkWaitOptions, giveBackResult } from "@aiots/core/internal";
-import { Future } from "@aiots/future";
+import type { AwaitableLike, EventLoop, FutureLike, WaitOptions } from "@aiots/core";
+import { checkTimeout, checkWaitOptions } from "@aiots/core/internal";
+import { currentTask, isFuture } from "@aiots/future";
+import type { Future } from "@aiots/future";
 import { cancelAndWait, collect, thrownBy, toFutures } from "./awaitables.js";
 
 /**
@@ -14,7 +15,10 @@ import { cancelAndWait, collect, thrownBy, toFutures } from "./awaitables.js";
  *
  * `timeout` `null` (or `Infinity`) means no deadline; `<= 0` means "only if already done":
  * a pending `aw` is cancelled at once (a function passed in never starts).
- * Cancelling the caller cancels `aw` too, and waits for it. To keep `aw` running past the
+ * The caller awaits `aw` itself, as asyncio 3.12+ does inside its timeout scope: cancelling
+ * the caller cancels `aw` too, and waits for it; a cancel that comes after a lock, permit or
+ * item was handed over through `aw`, before the caller resumes, gives it back (as for any
+ * late-cancelled await). To keep `aw` running past the
  * deadline, pass `shield(aw)`.
  *
  * Called from a task (or callback) of a loop, a function is started as a task at once,
@@ -31,8 +35,9 @@ import { cancelAndWait, collect, thrownBy, toFutures } from "./awaitables.js";
  * side in one task (`Promise.all([waitFor(a, 100), waitFor(b, 200)])`).
  *
  * @param options.signal aborting it cancels `aw` like a cancel of the caller, waits for it,
- *   and rejects with the signal's `reason` (an already aborted signal rejects at once and
- *   starts nothing).
+ *   and rejects with the signal's `reason` (an already aborted signal rejects at once,
+ *   starts nothing, and cancels a Future or Task passed in, so a wait withdrawn that way
+ *   takes nothing).
  * @throws TimeoutError at the deadline; TypeError/RangeError at the call for a bad `aw`,
  *   `timeout` or `options`.
  * @example
@@ -45,7 +50,11 @@ export function waitFor<T>(aw: AwaitableLike<T>, timeout: number | null, options
   checkTimeout(timeout, "waitFor timeout");
   const signal = checkWaitOptions(options, "waitFor");
   collect([aw], "waitFor");
-  if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
+  if (signal !== undefined && signal.aborted) {
+    // Withdrawn before it began: a wait (or task) passed in is cancelled, so it takes nothing.
+    if (isFuture(aw)) (aw as FutureLike<T>).cancel();
+    return Promise.reject(signal.reason);
+  }
   // A function runs at once, as asyncio 3.12+ runs a coroutine inside the caller's own step;
   // with a timeout <= 0 it never starts (asyncio wraps it in a task and cancels that at once).
   const { loop, unique } = toFutures([aw], "waitFor", timeout === null || timeout > 0);
@@ -55,53 +64,50 @@ export function waitFor<T>(aw: AwaitableLike<T>, timeout: number | null, options
 async function waitForFuture<T>(fut: Future<T>, loop: EventLoop, timeout: number | null, signal: AbortSignal | undefined): Promise<T> {
   if (timeout === null && signal === undefined) return await fut;
   if (timeout !== null && timeout <= 0) {
+    // A plain promise that was already settled settles its wrapper one microtask later.
+    if (!fut.done()) await SETTLED;
     if (fut.done()) return fut.result();
     await cancelAndWait([fut], loop);
     return outcome(fut, (cancelled) => timeoutError(cancelled));
   }
-  // One waiter future, released by whichever comes first: the result, the deadline, or the
-  // signal. The caller awaits the waiter, not `fut`, so a cancel of the caller is seen
-  // here first and `fut` can be cancelled and waited for on purpose.
-  const waiter = new Future<void>(loop);
-  const release = () => {
-    if (!waiter.done()) waiter.setResult(undefined);
+  // The caller awaits `fut` itself, as asyncio 3.12+ does inside a timeout scope: its task
+  // tracks the await, so a cancel of the caller cancels `fut` (and, for a task, waits for
+  // it), and a cancel that comes after a hand-over through `fut`, before the caller
+  // resumes, gives that hand-over back. The deadline and the signal cancel `fut` too.
+  const caller = currentTask();
+  const cancelsBefore = caller?.cancelling() ?? 0;
+  let stoppedBy: "deadline" | "signal" | undefined;
+  const stop = (why: "deadline" | "signal") => {
+    // One microtask later: a plain promise that was already settled (an uncontended acquire)
+    // has settled `fut` by then, and done at the same moment as the deadline still counts as
+    // done in time. Once the caller's own cancel has gone to `fut`, its cleanup is not cut
+    // short by a second one.
+    void SETTLED.then(() => {
+      if (fut.done() || stoppedBy !== undefined || (caller?.cancelling() ?? 0) > cancelsBefore) return;
+      stoppedBy = why;
+      fut.cancel();
+    });
   };
-  let aborted = false;
-  const onAbort = () => {
-    aborted = true;
-    release();
-  };
-  fut.addDoneCallback(release);
-  const handle = timeout === null || timeout === Infinity ? undefined : loop.callLater(timeout, release);
+  const handle = timeout === null || timeout === Infinity ? undefined : loop.callLater(timeout, stop, "deadline");
+  const onAbort = () => stop("signal");
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    try {
-      await waiter;
-    } catch (error) {
-      // The caller was cancelled: the work it waited for must not outlive the wait.
-      fut.removeDoneCallback(release);
-      const wasPending = !fut.done();
-      await cancelAndWait([fut], loop);
-      // If the work did not end cancelled (it caught the cancel and returned, or failed
-      // while stopping), that outcome is the answer, as an `await` of it would give
-      // (asyncio 3.12+). A result that came with the cancel does not count: the cancel won.
-      if (wasPending && !fut.cancelled()) return fut.result();
-      // Done before the cancel reached this code, but not taken: a hand-over (a lock, a
-      // permit, a queue item, or a task that returned one) goes back to its primitive, as a
-      // late-cancelled await of it would give it back.
-      if (!wasPending) giveBackResult(fut);
-      throw error;
+    return await fut;
+  } catch (error) {
+    // Our own stop ended it (and nobody cancelled the caller meanwhile): the deadline's
+    // TimeoutError, or the signal's reason. Anything else (the caller's own cancel, the
+    // work's own failure) is the answer as it is.
+    if (stoppedBy !== undefined && fut.cancelled() && (caller?.cancelling() ?? 0) <= cancelsBefore) {
+      throw stoppedBy === "signal" ? signal!.reason : timeoutError(error);
     }
-    // Done at the same moment as the deadline still counts as done in time.
-    if (fut.done()) return fut.result();
-    fut.removeDoneCallback(release);
-    await cancelAndWait([fut], loop);
-    return outcome(fut, (cancelled) => (aborted ? signal!.reason : timeoutError(cancelled)));
+    throw error;
   } finally {
     handle?.cancel();
     signal?.removeEventListener("abort", onAbort);
   }
 }
+
+const SETTLED = Promise.resolve();
 
 /** The result of the done `fut`, its own error, or (if it ended cancelled) `replace(error)`. */
 function outcome<T>(fut: Future<T>, replace: (cancelled: unknown) => unknown): T {

@@ -119,7 +119,10 @@ async function runScenario(op: Operation, specs: ChildSpec[], cancelAt: number |
         });
       }
       await opTask.catch(() => undefined);
-      const bodyInOpTask = op === structured["timeout over one child"];
+      // (waitFor's caller awaits the work itself, as asyncio 3.12+: a cancel from outside after
+      // the deadline reaches the work again, as it does in asyncio.)
+      const bodyInOpTask =
+        op === structured["timeout over one child"] || op === structured["waitFor over gather"] || op === structured["waitFor of one child"];
       h.expectAllFinished(bodyInOpTask);
       // A cancel from outside is never turned into a result or a TimeoutError; only children's
       // failures win over it: an ExceptionGroup, or, from waitFor, the one child's own error,

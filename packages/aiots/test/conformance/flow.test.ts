@@ -298,7 +298,9 @@ describe("test_waitfor.py", () => {
     const task = createTask(() => waitFor(innerTask, 100));
     await sleep(200);
     task.cancel();
-    expect(await caught(() => task)).toBeInstanceOf(CancelledError);
+    // asyncio 3.12+ (checked on 3.13): the caller awaits the inner task itself, which swallows
+    // both cancels and returns 42, and so does the caller.
+    expect(await task).toBe(42);
     expect(await innerTask).toBe(42);
   }));
 
