@@ -28,24 +28,6 @@ export function onDropped<T>(future: FutureLike<T>, giveBack: (value: T) => void
 }
 
 /**
- * Gives back what `future` handed over (see `onDropped`), when code that waited for it
- * through other means than its own `await` was cancelled after the hand-over and will not
- * take it: the primitive passes it on. True if there was something to give back (internal).
- */
-export function giveBackResult<T>(future: FutureLike<T>): boolean {
-  const f = future as FutureLike<T> & Hookable;
-  const giveBack = f._onDropped as ((value: T) => void) | undefined;
-  if (giveBack === undefined || !future.done() || future.cancelled() || future.exception() !== null) return false;
-  f._onDropped = undefined;
-  try {
-    giveBack(future.result());
-  } catch (error) {
-    future.getLoop().callExceptionHandler({ message: "Exception while giving back a dropped result", exception: error, future });
-  }
-  return true;
-}
-
-/**
  * Calls `hook(future)` when `future` settles. On an aiots future it runs synchronously,
  * inside `cancel()`/`setResult()`/`setException()`, so a waiter leaves its queue at the
  * very moment it is cancelled; on any other `FutureLike` it runs as a done callback (internal).
