@@ -40,8 +40,8 @@ export function taskContext(task: TaskLike<unknown>): AsyncResource {
   return state.tasks.run(task, contextHere);
 }
 
-/** The current async context, kept to run code in later (`runInAsyncScope`). */
-function contextHere(): AsyncResource {
+/** The current async context, kept to run code in later (`runInAsyncScope`) (internal). */
+export function contextHere(): AsyncResource {
   // Node emits its destroy hook when it is collected, and only if destroy hooks are on.
   return new AsyncResource("aiots");
 }
@@ -115,7 +115,7 @@ export function outsideTasks<A>(fn: (arg: A) => void, arg: A): void {
  * nothing code run in it sets (`enterWith`) reaches a later iteration or another loop
  * (internal). Callbacks of one iteration share it.
  */
-export function cleanScope(): AsyncResource {
+function cleanScope(): AsyncResource {
   // Where a value set with `enterWith` sticks to the resource it was set in (async_hooks
   // storage: Node 20 and 22), each run needs a fresh copy; where it only replaces the
   // current frame (AsyncContextFrame: Node 24), leaving the scope undoes it.

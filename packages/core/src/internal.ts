@@ -6,7 +6,7 @@ export { linkAbort } from "./abort.js";
 export { Deque } from "./deque.js";
 export { WaiterQueue, onDropped, onSettle } from "./waiters.js";
 export {
-  cleanScope,
+  contextHere,
   currentTaskOrUndefined,
   isTaskStep,
   markTaskStep,

@@ -125,29 +125,26 @@ export class WaiterQueue<T> {
       if (future === undefined) return undefined;
       if (future.done()) continue;
       const delivered = this._delivered;
-      if (delivered === undefined) future.setResult(value);
-      else {
-        const f = future as FutureLike<T> & Hookable;
-        if ("_onDelivered" in f) {
-          // Armed before the wake-up, which may deliver at once.
-          this.handing++;
-          f._onDelivered = delivered as (future: never) => void;
-          try {
-            future.setResult(value);
-          } catch (error) {
-            // Not woken after all (an overridden setResult): nothing is in flight.
-            if (!future.done()) {
-              f._onDelivered = undefined;
-              this.handing--;
-            }
-            throw error;
-          }
-        } else {
-          future.setResult(value);
-          this.handing++;
-          void SETTLED.then(() => (delivered as (waiter: FutureLike<T>) => void)(future));
-        }
+      if (delivered === undefined) {
+        future.setResult(value);
+        return future;
       }
+      // Counted, and on an aiots future armed, before the wake-up, which may deliver at once.
+      const f = future as FutureLike<T> & Hookable;
+      const hooked = "_onDelivered" in f;
+      this.handing++;
+      if (hooked) f._onDelivered = delivered as (future: never) => void;
+      try {
+        future.setResult(value);
+      } catch (error) {
+        // Not woken after all (an overridden setResult): nothing is in flight.
+        if (!future.done()) {
+          if (hooked) f._onDelivered = undefined;
+          this.handing--;
+        }
+        throw error;
+      }
+      if (!hooked) void SETTLED.then(() => (delivered as (waiter: FutureLike<T>) => void)(future));
       return future;
     }
   }

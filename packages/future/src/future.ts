@@ -3,14 +3,13 @@ import type { EventLoop, FutureLike } from "@aiots/core";
 import { checkFunction, loopForCurrentCode, taskStorage } from "@aiots/core/internal";
 import { debugTracker } from "./debug.js";
 import { ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
-import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, addReaction, captureResolvers, runDelivered, enqueueReaction, outcomeFailed, outcomeOf } from "./reaction.js";
+import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf } from "./reaction.js";
 import { callSoonOne } from "./schedule.js";
 import type { AwaitTracker, Fireable, State } from "./reaction.js";
 
 export type { AwaitTracker } from "./reaction.js";
 
 const STATE_NAMES = ["pending", "finished", "finished", "cancelled"] as const;
-const SETTLED = Promise.resolve();
 
 /** Stored loosely (`never` parameter) so that `Future<T>` stays covariant in `T`. */
 type DoneCallback = (future: never) => void;
@@ -271,23 +270,19 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       // Awaited directly, and by nothing else. Outside a task there is no late cancel to
       // check for; a task's is checked one microtask later, from the batch.
       if (this._nativeWaiter !== null) enqueueReaction(this, false);
-      else if (this._onDelivered === undefined) this._fire();
       else {
-        // Delivered at once, but the primitive hears of it in the next microtask, queued
-        // ahead of the awaiting code's: not inside the wake-up, yet before that code
-        // resumes (an admitted put's item is in when `put` returns), as from the batch.
-        const delivered = this._onDelivered;
-        this._deliveredLater();
-        this._onDelivered = undefined;
+        // Delivered at once; a primitive hears of it in the next microtask, queued ahead of
+        // the awaiting code's: not inside the wake-up, yet before that code resumes (an
+        // admitted put's item is in when `put` returns), as from the batch.
+        if (this._onDelivered !== undefined) this._deliveredLater();
         this._fire();
-        this._onDelivered = delivered;
       }
       return;
     }
     if (Array.isArray(list)) {
       for (let i = 0; i < list.length; i++) enqueueReaction(list[i]!);
       // The batch runs them in order: `_onDelivered` goes right behind the last one.
-      if (this._onDelivered !== undefined) enqueueReaction(new DeliveredMarker(this), false);
+      if (this._onDelivered !== undefined) enqueueReaction(new DeliveredMarker(this, this._takeDelivered()), false);
     } else enqueueReaction(list);
   }
 
@@ -296,7 +291,15 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
    * (whoever awaits it later gets the result as it is), or delivered at once outside tasks.
    */
   _deliveredLater(): void {
-    void SETTLED.then(() => runDelivered(this));
+    const delivered = this._takeDelivered();
+    void TURN.then(() => callDelivered(this, delivered));
+  }
+
+  /** @internal Takes `_onDelivered` off, to run later from elsewhere (so no reaction runs it meanwhile). */
+  _takeDelivered(): (future: never) => void {
+    const delivered = this._onDelivered!;
+    this._onDelivered = undefined;
+    return delivered;
   }
 
   /** @internal The native awaiter's reaction (see `fireNative`). */
@@ -345,20 +348,18 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
   }
 }
 
-/** Runs a future's `_onDelivered` from the batch, behind its several reactions (which leave it alone). */
+/** Runs a future's delivered-callback from the batch, behind its several reactions. */
 class DeliveredMarker implements Fireable {
   readonly _future: Future<unknown>;
   readonly _delivered: (future: never) => void;
 
-  constructor(future: Future<unknown>) {
+  constructor(future: Future<unknown>, delivered: (future: never) => void) {
     this._future = future;
-    this._delivered = future._onDelivered!;
-    future._onDelivered = undefined;
+    this._delivered = delivered;
   }
 
   _fire(): void {
-    this._future._onDelivered = this._delivered;
-    runDelivered(this._future);
+    callDelivered(this._future, this._delivered);
   }
 }
 

@@ -255,10 +255,15 @@ function giveBack(source: ReactionSource, dropped: (value: unknown) => void, val
  * fire first, and this run from one more reaction queued behind them (see `Future`).
  */
 export function runDelivered(source: ReactionSource): void {
-  const delivered = source._onDelivered as (future: ReactionSource) => void;
+  const delivered = source._onDelivered!;
   source._onDelivered = undefined;
+  callDelivered(source, delivered);
+}
+
+/** Runs a delivered-callback taken off `source` earlier (see `runDelivered`). */
+export function callDelivered(source: ReactionSource, delivered: (future: never) => void): void {
   try {
-    delivered(source);
+    (delivered as (future: ReactionSource) => void)(source);
   } catch (error) {
     source.getLoop().callExceptionHandler({ message: "Exception in a hand-over's delivered callback", exception: error });
   }
@@ -278,7 +283,8 @@ const KEEP_CAPACITY = 4096;
 let scheduled = false;
 /** Whether the batch holds a `Reaction` (user callbacks, to run outside any task). */
 let hasCallbacks = false;
-const TURN = Promise.resolve();
+/** A settled promise: a reaction on it is one plain microtask. */
+export const TURN = Promise.resolve();
 
 /**
  * Queues a reaction to run in the shared batch: one promise turn for every reaction queued

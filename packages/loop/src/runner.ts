@@ -1,9 +1,9 @@
 import { isCancelledError } from "@aiots/core";
-import { runningLoopOrUndefined } from "@aiots/core/internal";
+import { contextHere, runningLoopOrUndefined } from "@aiots/core/internal";
 import type { EventLoop as EventLoopInterface, TaskFunction } from "@aiots/core";
 import { allTasks } from "@aiots/future";
 import type { Task } from "@aiots/future";
-import { AsyncResource } from "node:async_hooks";
+import type { AsyncResource } from "node:async_hooks";
 import { isMainThread } from "node:worker_threads";
 import { EventLoop } from "./event-loop.js";
 
@@ -138,7 +138,7 @@ export class Runner {
     if (loop.isClosed()) throw new Error("Event loop is closed");
     if (this._options.debug !== undefined) loop.setDebug(this._options.debug);
     this._loop = loop;
-    this._context = new AsyncResource("aiots.Runner", { requireManualDestroy: true });
+    this._context = contextHere();
     this._state = "initialized";
   }
 }
