@@ -6,7 +6,7 @@ import { debugTracker } from "./debug.js";
 import { Future, preview } from "./future.js";
 import { registerTask, unregisterTask } from "./registry.js";
 import { callSoonOne } from "./schedule.js";
-import { checkTaskOptions, reasonMessage, runFunction } from "./task-start.js";
+import { checkTaskOptions, promiseSettled, reasonMessage, runFunction } from "./task-start.js";
 
 let taskCounter = 0;
 
@@ -74,6 +74,8 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   _registered: 0 | 1 | 2 = 0;
   /** @internal The creator's async context, with this task as current, until the function starts. */
   _context: AsyncResource | undefined;
+  /** @internal The promise the function returned, until the task is done (see `cancel`). */
+  _running: Promise<unknown> | undefined = undefined;
 
   /** @internal Use `createTask` or `loop.createTask`. */
   constructor(fn: TaskFunction<T>, loop: EventLoop, options?: TaskOptions) {
@@ -127,6 +129,9 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
    */
   override cancel(msg?: string): boolean {
     if (this.done()) return super.cancel(msg);
+    // The function has finished and the task only waits for the microtask that records its
+    // outcome: asyncio's task is done when its coroutine returns, so this cancel is too late.
+    if (this._running !== undefined && !this._awaitsPending() && promiseSettled(this._running)) return false;
     this._numCancelsRequested++;
     this._cancelMessage = msg;
     const abort = this._abort;
@@ -198,6 +203,14 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       }
     }
     return undefined;
+  }
+
+  /** @internal Whether an aiots future the task awaits is still pending (what `_cancelWaits` would cancel). */
+  _awaitsPending(): boolean {
+    const current = this._waitingOn;
+    if (current !== undefined && !current.done()) return true;
+    const more = this._waitingMore;
+    return more !== undefined && more.some((f) => !f.done());
   }
 
   /**
@@ -302,6 +315,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
 
   /** @internal Drops what a finished task no longer needs. */
   _release(): void {
+    this._running = undefined;
     this._waitingOn = undefined;
     this._waitingMore = undefined;
     this._mustCancel = false;

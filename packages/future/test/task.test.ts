@@ -335,6 +335,86 @@ describe("cancel after the awaited future is done, before the task resumes", () 
   });
 });
 
+describe("cancel after the task's function has returned, before the task is done", () => {
+  // The task is done one microtask after its async function returns. asyncio's task is done
+  // when its coroutine returns, so a cancel in between is too late: it returns false and the
+  // value (maybe an item or a permit the function took) is kept.
+  it("returns false, counts nothing, and the task ends with the function's value", async () => {
+    await onVirtualLoop(async () => {
+      let answer: boolean | undefined;
+      const t: Task<number> = createTask(async () => {
+        await sleep(0);
+        queueMicrotask(() => {
+          expect(t.done()).toBe(false);
+          answer = t.cancel("too late");
+        });
+        return 42;
+      });
+      expect(await t).toBe(42);
+      expect(answer).toBe(false);
+      expect(t.cancelled()).toBe(false);
+      expect(t.cancelling()).toBe(0);
+      expect(t.signal.aborted).toBe(false);
+    });
+  });
+
+  it("a queue item the function returned is not lost: the cancel leaves the value with the task", async () => {
+    await onVirtualLoop(async () => {
+      const item = getRunningLoop().createFuture<string>();
+      onDropped(item, () => {
+        throw new Error("the item must not be given back: the function has it");
+      });
+      let answer: boolean | undefined;
+      const t: Task<string> = createTask(async () => {
+        const got = await item;
+        queueMicrotask(() => (answer = t.cancel()));
+        return got;
+      });
+      await sleep(0);
+      item.setResult("a");
+      expect(await t).toBe("a");
+      expect(answer).toBe(false);
+    });
+  });
+
+  it("also when the function threw: the task ends with that error", async () => {
+    await onVirtualLoop(async () => {
+      let answer: boolean | undefined;
+      const t: Task<never> = createTask(async () => {
+        await sleep(0);
+        queueMicrotask(() => (answer = t.cancel()));
+        throw new RangeError("boom");
+      });
+      expect(await rejection(t)).toBeInstanceOf(RangeError);
+      expect(answer).toBe(false);
+    });
+  });
+
+  it("a task that cancels itself and then returns still ends cancelled (asyncio's _must_cancel at the end)", async () => {
+    await onVirtualLoop(async () => {
+      const t: Task<number> = createTask(async () => {
+        await sleep(0);
+        expect(t.cancel()).toBe(true);
+        return 1;
+      });
+      await rejection(t);
+      expect(t.cancelled()).toBe(true);
+    });
+  });
+
+  it("a cancel that comes while the function still awaits a plain promise is not too late", async () => {
+    await onVirtualLoop(async () => {
+      const plain = plainPromise<number>();
+      const t = createTask(async () => (await plain.promise) + 1);
+      await sleep(0);
+      expect(t.cancel()).toBe(true);
+      plain.resolve(1);
+      await rejection(t);
+      expect(t.cancelled()).toBe(true);
+    });
+  });
+});
+
 describe("cancel while the task awaits a plain promise", () => {
   it("task.signal aborts at once, and the next aiots await throws (and its future is cancelled)", async () => {
     const steps: string[] = [];
