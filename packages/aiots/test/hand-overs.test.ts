@@ -4,7 +4,8 @@
  * it goes back to the primitive, as it does for a plain late-cancelled `await`.
  */
 import { describe, expect, it } from "vitest";
-import { CancelledError, Lock, Queue, Semaphore, VirtualTimeLoop, createTask, run, sleep, waitFor } from "aiots";
+import { CancelledError, Lock, Queue, Semaphore, VirtualTimeLoop, createTask, gather, run, shield, sleep, waitFor } from "aiots";
+import type { Task } from "aiots";
 
 const vrun = <T>(fn: () => Promise<T>): Promise<T> => run(fn, { loop: new VirtualTimeLoop() });
 
@@ -107,4 +108,65 @@ describe("a hand-over already taken is never given back again", () => {
       expect(q.qsize()).toBe(0);
     });
   });
+});
+
+describe("a fast path inside a combinator, caller cancelled in the microtasks that follow", () => {
+  // An uncontended acquire (or a get from a non-empty queue) takes what it hands over at the
+  // call, as asyncio's fast path does without suspending. A cancel of the caller that comes
+  // while the combinator around it finishes must not lose it: the caller either keeps it
+  // (and its finally gives it back) or never had it.
+  const ticks = async (n: number) => {
+    for (let i = 0; i < n; i++) await Promise.resolve();
+  };
+  const combinators = [
+    ["waitFor", <T>(p: Promise<T>) => waitFor(p, 10)],
+    ["gather", async <T>(p: Promise<T>) => (await gather([p]))[0] as T],
+    ["shield", <T>(p: Promise<T>) => shield(p)],
+  ] as const;
+  for (const [name, wrap] of combinators) {
+    for (let k = 0; k < 6; k++) {
+      it(`${name}: a Semaphore's permit and a Lock's guard, cancel after ${k} microtasks`, async () => {
+        await vrun(async () => {
+          const sem = new Semaphore(1);
+          const lock = new Lock();
+          const t: Task<void> = createTask(async () => {
+            void ticks(k).then(() => t.cancel());
+            await wrap(sem.acquire());
+            try {
+              await using _ = await wrap(lock.guard());
+              await sleep(1);
+            } finally {
+              sem.release();
+            }
+          });
+          await Promise.allSettled([t]);
+          expect(t.cancelled()).toBe(true);
+          expect(sem.locked()).toBe(false);
+          expect(lock.locked()).toBe(false);
+        });
+      });
+
+      it(`${name}: an item got at once, and a put into free room, cancel after ${k} microtasks`, async () => {
+        await vrun(async () => {
+          const q = new Queue<string>(2);
+          q.putNowait("a");
+          const got: string[] = [];
+          const t: Task<void> = createTask(async () => {
+            void ticks(k).then(() => t.cancel());
+            got.push(await wrap(q.get()));
+            await wrap(q.put("b"));
+            got.push("put b");
+            await sleep(1);
+          });
+          await Promise.allSettled([t]);
+          expect(t.cancelled()).toBe(true);
+          // "a" was got exactly once or is still queued; "b" is queued exactly when its put returned.
+          const left: string[] = [];
+          while (!q.empty()) left.push(q.getNowait());
+          expect([...got.filter((x) => x === "a"), ...left.filter((x) => x === "a")]).toEqual(["a"]);
+          expect(left.includes("b")).toBe(got.includes("put b"));
+        });
+      });
+    }
+  }
 });

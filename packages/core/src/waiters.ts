@@ -1,4 +1,5 @@
 import { Deque } from "./deque.js";
+import { currentTaskOrUndefined } from "./context.js";
 import type { EventLoop, FutureLike } from "./interfaces.js";
 
 /**
@@ -25,6 +26,27 @@ interface Hookable {
 export function onDropped<T>(future: FutureLike<T>, giveBack: (value: T) => void): void {
   const f = future as FutureLike<T> & Hookable;
   if ("_onDropped" in f) f._onDropped = giveBack as (value: never) => void;
+}
+
+/**
+ * What a primitive's fast path returns (an uncontended acquire, a get from a non-empty
+ * queue): `plain` (default: `Promise.resolve(value)`) outside tasks; inside a task, a
+ * Future of the task's loop that is done with `value`, whose result `giveBack` takes back
+ * if a delivery of it is dropped (internal).
+ *
+ * The fast path has already taken what `value` stands for. A done Future is never a
+ * cancellation point (as asyncio's fast path, which does not suspend), and combinators use
+ * it as it is; a plain promise would be wrapped by them (`waitFor`, `gather`) in a future
+ * that settles a microtask later, and a cancel of the caller in that microtask would drop
+ * the value, and the lock, permit or item with it.
+ */
+export function settledHandOver<T>(plain: Promise<T> | undefined, value: T, giveBack?: (value: T) => void): Promise<T> {
+  const task = currentTaskOrUndefined();
+  if (task === undefined) return plain ?? Promise.resolve(value);
+  const future = task.getLoop().createFuture<T>();
+  future.setResult(value);
+  if (giveBack !== undefined) onDropped(future, giveBack);
+  return future as unknown as Promise<T>;
 }
 
 /**
