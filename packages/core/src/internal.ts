@@ -4,7 +4,7 @@
  */
 export { linkAbort } from "./abort.js";
 export { Deque } from "./deque.js";
-export { WaiterQueue, onDropped, onSettle, settledHandOver } from "./waiters.js";
+export { WaiterQueue, dropHandOver, onDropped, onSettle, settledHandOver } from "./waiters.js";
 export {
   contextHere,
   currentTaskOrUndefined,

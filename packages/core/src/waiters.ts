@@ -11,6 +11,9 @@ const SETTLED = Promise.resolve();
 
 /** The hook slots aiots futures have; a foreign future falls back to a done callback. */
 interface Hookable {
+  /** 1 when resolved with a result (the state number aiots futures use). */
+  _state?: number;
+  _result?: unknown;
   _onSettle?: ((future: never) => void) | undefined;
   _onDropped?: ((value: never) => void) | undefined;
   _onDelivered?: ((future: never) => void) | undefined;
@@ -47,6 +50,18 @@ export function settledHandOver<T>(plain: Promise<T> | undefined, value: T, give
   future.setResult(value);
   if (giveBack !== undefined) onDropped(future, giveBack);
   return future as unknown as Promise<T>;
+}
+
+/**
+ * Gives back what a resolved `future` handed over (see `onDropped`), when its result is to be
+ * discarded unseen: a wait passed to a combinator that refuses it at once (internal).
+ */
+export function dropHandOver(future: FutureLike<unknown>): void {
+  const f = future as FutureLike<unknown> & Hookable;
+  const giveBack = f._onDropped;
+  if (giveBack === undefined || f._state !== 1) return;
+  f._onDropped = undefined;
+  (giveBack as (value: unknown) => void)(f._result);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { TimeoutError } from "@aiots/core";
 import type { AwaitableLike, EventLoop, FutureLike, WaitOptions } from "@aiots/core";
-import { checkTimeout, checkWaitOptions } from "@aiots/core/internal";
+import { checkTimeout, checkWaitOptions, dropHandOver } from "@aiots/core/internal";
 import { currentTask, isFuture } from "@aiots/future";
 import type { Future } from "@aiots/future";
 import { cancelAndWait, collect, thrownBy, toFutures } from "./awaitables.js";
@@ -51,8 +51,12 @@ export function waitFor<T>(aw: AwaitableLike<T>, timeout: number | null, options
   const signal = checkWaitOptions(options, "waitFor");
   collect([aw], "waitFor");
   if (signal !== undefined && signal.aborted) {
-    // Withdrawn before it began: a wait (or task) passed in is cancelled, so it takes nothing.
-    if (isFuture(aw)) (aw as FutureLike<T>).cancel();
+    // Withdrawn before it began: a wait (or task) passed in is cancelled, so it takes nothing;
+    // one done already (an uncontended acquire, a get from a non-empty queue) gives back
+    // what it took.
+    if (isFuture(aw)) {
+      if (!(aw as FutureLike<T>).cancel()) dropHandOver(aw as FutureLike<T>);
+    }
     return Promise.reject(signal.reason);
   }
   // A function runs at once, as asyncio 3.12+ runs a coroutine inside the caller's own step;

@@ -51,14 +51,20 @@ export function runFunction<T>(task: Task<T>, fn: TaskFunction<T>): void {
     // A Future (or other thenable) returned as it is: its `then` must be called now, in
     // the task's context, so the task tracks it from this moment (an `await` would call it
     // one turn later, after a hand-over and a cancel could both have happened).
+    const future = isFuture(result) ? (result as unknown as Future<T>) : undefined;
+    if (future !== undefined && future.done()) {
+      // Done already (a fast path's hand-over): the function is as good as finished (see
+      // `Task.cancel`), and the task passes the hand-over on, so a dropped result of the
+      // task gives it back. (`then` on a done future takes the hand-over at once.) A pending
+      // one is tracked by `then` as an await of the task's.
+      task._running = future;
+      adoptInto(task, future);
+    }
     (result as PromiseLike<T>).then(
       (value) => {
         // A hand-over (a lock, a permit, a queue item) the task only passes on: if its own
         // result is then dropped, what was handed over goes back to the primitive.
-        if (isFuture(result)) {
-          const giveBack = adoptHandOver(result as { _onDropped?: (value: never) => void });
-          if (giveBack !== undefined) task._onDropped = giveBack;
-        }
+        if (future !== undefined) adoptInto(task, future);
         task._onFulfilled(value);
       },
       (error: unknown) => task._onRejected(error),
@@ -74,6 +80,19 @@ function settleFulfilled(value: unknown): void {
 
 function settleRejected(error: unknown): void {
   (taskStorage.getStore() as Task<unknown>)._onRejected(error);
+}
+
+function adoptInto(task: Task<unknown>, future: Future<unknown>): void {
+  const giveBack = adoptHandOver(future as { _onDropped?: (value: never) => void });
+  if (giveBack !== undefined) task._onDropped = giveBack;
+}
+
+/**
+ * Whether what a task's function returned has settled, so the function is finished: a
+ * Future that is done, or a native promise that is settled.
+ */
+export function finished(returned: Promise<unknown>): boolean {
+  return isFuture(returned) ? returned.done() : promiseSettled(returned);
 }
 
 const PENDING_TEXT = /^[^{]*\{\s*<pending>/;

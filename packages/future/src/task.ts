@@ -6,7 +6,7 @@ import { debugTracker } from "./debug.js";
 import { Future, preview } from "./future.js";
 import { registerTask, unregisterTask } from "./registry.js";
 import { callSoonOne } from "./schedule.js";
-import { checkTaskOptions, promiseSettled, reasonMessage, runFunction } from "./task-start.js";
+import { checkTaskOptions, finished, reasonMessage, runFunction } from "./task-start.js";
 
 let taskCounter = 0;
 
@@ -19,8 +19,10 @@ let taskCounter = 0;
  * right there, inside the function and the async functions it calls, so `finally` blocks
  * run. If the task is awaiting a plain promise, which cannot be interrupted, `signal` is
  * aborted at once and the `CancelledError` is thrown at the task's next aiots await; a
- * function that finishes first still ends the task cancelled. A task that catches the
- * error and returns normally completes with that value.
+ * function that finishes first keeps its value (nothing interrupted it, so nothing it took
+ * is lost). A cancel from the function's own first step, which then returns, ends the task
+ * cancelled (asyncio's `_must_cancel` at the end). A task that catches the error and
+ * returns normally completes with that value.
  *
  * Host callbacks started from inside a task (`setTimeout`, event listeners) run in the
  * task's context: aiots awaits there count as the task's own, and cancelling the task
@@ -54,6 +56,15 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   /** @internal The name given, or the task's number: `Task-N` is only built when asked for. */
   _name: string | number;
   /** @internal */ _mustCancel = false;
+  /**
+   * @internal Whether a pending `_mustCancel` was asked for while the function's first
+   * synchronous run was going on (asyncio's way to reach the end of a coroutine with
+   * `_must_cancel` set: a cancel from inside the step): then it ends the task cancelled even
+   * if the function returns first.
+   */
+  _mustCancelOwn = false;
+  /** @internal True while the function's first synchronous run (the task's first step) goes on. */
+  _stepping = false;
   /** @internal */ _numCancelsRequested = 0;
   /** @internal The aiots future the task's code awaits now (the common case: one). */
   _waitingOn: Future<unknown> | undefined = undefined;
@@ -131,12 +142,15 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     if (this.done()) return super.cancel(msg);
     // The function has finished and the task only waits for the microtask that records its
     // outcome: asyncio's task is done when its coroutine returns, so this cancel is too late.
-    if (this._running !== undefined && !this._awaitsPending() && promiseSettled(this._running)) return false;
+    if (this._running !== undefined && !this._awaitsPending() && finished(this._running)) return false;
     this._numCancelsRequested++;
     this._cancelMessage = msg;
     const abort = this._abort;
     if (abort !== undefined && !abort.signal.aborted) abort.abort(new CancelledError(msg));
-    if (!this._cancelWaits(msg)) this._mustCancel = true;
+    if (!this._cancelWaits(msg)) {
+      this._mustCancel = true;
+      if (this._stepping) this._mustCancelOwn = true;
+    }
     return true;
   }
 
@@ -153,7 +167,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     if (this._numCancelsRequested > 0) {
       this._numCancelsRequested--;
       if (this._numCancelsRequested === 0) {
-        this._mustCancel = false;
+        this._mustCancel = this._mustCancelOwn = false;
         if (this._abort !== undefined && this._abort.signal.aborted) this._abort = undefined;
       }
     }
@@ -181,7 +195,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       // (a gather whose children are all done) leaves the cancel pending, as asyncio
       // does: it lands when that await is delivered.
       if (future.cancel(this._cancelMessage)) {
-        this._mustCancel = false;
+        this._mustCancel = this._mustCancelOwn = false;
         return undefined;
       }
     }
@@ -250,7 +264,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       const late = this._late;
       return late !== undefined && late.source === source ? late.error : undefined;
     }
-    this._mustCancel = false;
+    this._mustCancel = this._mustCancelOwn = false;
     const error = isCancelledError(failure) ? failure : new CancelledError(this._cancelMessage);
     this._late = { source, error };
     return error;
@@ -274,7 +288,12 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       this._finishCancelled(new CancelledError(this._cancelMessage));
       return;
     }
-    context.runInAsyncScope(runFunction, undefined, this, fn);
+    this._stepping = true;
+    try {
+      context.runInAsyncScope(runFunction, undefined, this, fn);
+    } finally {
+      this._stepping = false;
+    }
   }
 
   /** @internal */
@@ -283,11 +302,16 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       this._release(); // finished behind its back while its function ran
       return;
     }
-    if (this._mustCancel) {
-      // Cancelled while awaiting a plain promise, and finished before any aiots await.
+    if (this._mustCancel && this._mustCancelOwn) {
+      // Cancelled during its first step, which then returned before any aiots await: as
+      // asyncio's step, which cancels a task whose coroutine stops with `_must_cancel` set.
       this._finishCancelled(new CancelledError(this._cancelMessage));
       return;
     }
+    // A cancel from elsewhere that found no aiots await to interrupt (the task awaited a
+    // plain promise, or the code between an await and its return) and none since: the
+    // function finished its work, so the task keeps its value, as if the cancel had come
+    // after it (nothing it took is lost).
     this._release();
     super.setResult(value);
   }
@@ -318,7 +342,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     this._running = undefined;
     this._waitingOn = undefined;
     this._waitingMore = undefined;
-    this._mustCancel = false;
+    this._mustCancel = this._mustCancelOwn = false;
     unregisterTask(this);
     const external = this._external;
     if (external !== undefined) {
