@@ -1,6 +1,6 @@
 import { InvalidStateError, isCancelledError } from "@aiots/core";
 import type { FutureLike, WaitOptions } from "@aiots/core";
-import { WaiterQueue, checkFunction, checkInteger, checkWaitOptions, onDropped } from "@aiots/core/internal";
+import { WaiterQueue, checkFunction, checkInteger, checkWaitOptions, onSettle } from "@aiots/core/internal";
 import { Lock } from "./lock.js";
 import { aborted, describe, enqueue } from "./waiting.js";
 import type { Turns } from "./waiting.js";
@@ -45,6 +45,13 @@ export class Condition {
   /** @internal Gives a notify that a waiter will not act on to the next waiter. */
   readonly _passOn = (): void => {
     this._wake();
+  };
+  /** @internal Reserves the turn of a waiter that was cancelled or aborted (see `_wait`). */
+  readonly _withdrawn = (waiter: FutureLike<true>): void => {
+    const turns = this._turns;
+    // Only behind woken parties that have not gone yet; with none, it leaves at once (asyncio's
+    // step would run before anything scheduled after the cancel).
+    if (turns !== undefined && turns.busy() && (waiter.cancelled() || waiter.exception() !== null)) turns.reserve(waiter);
   };
 
   /** @internal With turns (a Barrier's), woken waiters go on one per loop iteration. */
@@ -182,8 +189,9 @@ export class Condition {
     // Checked again here for `waitFor`, whose predicate could have released the lock.
     if (!this._lock.locked()) throw new InvalidStateError("Condition.wait() called without holding the lock");
     const waiter = enqueue(this._waiters, signal);
-    // A notify dropped because the task was cancelled after it arrived goes to the next waiter.
-    onDropped(waiter, this._passOn);
+    // asyncio schedules the step of a withdrawn waiter's task at once, behind the steps of
+    // parties woken before: its turn is reserved then.
+    if (this._turns !== undefined) onSettle(waiter, this._withdrawn);
     // The lock is known to be held, so the release cannot throw and leave a waiter behind.
     this._lock.release();
     return this._waitThenRelock(waiter);
@@ -194,18 +202,36 @@ export class Condition {
     let notified = false;
     let failed = false;
     let error: unknown;
+    let turnTaken = false;
     try {
       // The waiter itself is awaited, so the task tracks it: a cancel before the notify
-      // withdraws it; one after the notify, before this code resumes, drops the notify
-      // (passed on) and throws here.
+      // withdraws it; one after the notify, before this code resumes, throws here too.
       await waiter;
       notified = true;
       const turn = this._turns?.take(waiter);
+      turnTaken = true;
       if (turn !== undefined) await turn;
     } catch (e) {
-      // Withdrawn before a notify, or notified and then cancelled: the notify was passed on.
+      // Withdrawn before a notify, or notified and then cancelled before this code resumed
+      // (the waiter is resolved then): that notify is passed on below, once the lock is ours
+      // again, as asyncio does.
       failed = true;
       error = e;
+      if (!notified && waiter.done() && !waiter.cancelled() && waiter.exception() === null) notified = true;
+    }
+    const turns = this._turns;
+    if (turns !== undefined && !turnTaken) {
+      // Leaving on an error is a step of its own in asyncio, run behind the steps scheduled
+      // before it (the parties woken before this one go first): the turn reserved when this
+      // waiter was woken, or when it was withdrawn.
+      const turn = turns.take(waiter);
+      if (turn !== undefined) {
+        try {
+          await turn;
+        } catch (e) {
+          error = e; // cancelled again while waiting for the turn: that cancel is the one thrown
+        }
+      }
     }
     // Must own the lock again before returning or throwing, even when cancelled meanwhile:
     // a cancel that lands on the re-acquire is remembered and the re-acquire retried (a

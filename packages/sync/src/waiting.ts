@@ -94,9 +94,14 @@ export class Turns {
     else this._loop = undefined;
   };
 
-  /** Reserves a turn for `waiter`, just woken. */
-  reserve(waiter: object): void {
-    const turn = enqueue(this._line, undefined);
+  /** Whether woken waiters have turns that have not come yet. */
+  busy(): boolean {
+    return this._line.size > 0;
+  }
+
+  /** Reserves a turn for `waiter`, just woken (or withdrawn), on the waiter's loop. */
+  reserve(waiter: FutureLike<unknown>): void {
+    const turn = this._line.add(waiter.getLoop());
     this._turnOf.set(waiter, turn as unknown as Promise<true>);
     if (this._loop === undefined) {
       this._loop = turn.getLoop();
