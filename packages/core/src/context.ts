@@ -122,6 +122,24 @@ function cleanScope(): AsyncResource {
   return storesStick ? pristine.runInAsyncScope(contextHere) : pristine;
 }
 
+/**
+ * Tasks that stand for code asyncio runs inline, inside the awaiting task's own step (the
+ * function given to `waitFor`): when such a task's function has finished, a cancel of the
+ * task awaiting it does not throw at that await, as asyncio's step would already have gone
+ * past it; it lands at the awaiting task's next await (internal).
+ */
+const inlineTasks = new WeakSet<object>();
+
+/** Marks `task` as run inline by the task that awaits it (see `inlineTasks`) (internal). */
+export function markInline(task: TaskLike<unknown>): void {
+  inlineTasks.add(task);
+}
+
+/** Whether `future` is a task marked with `markInline` (internal). */
+export function runsInline(future: object): boolean {
+  return inlineTasks.has(future);
+}
+
 /** Marks a loop callback whose one argument is the task whose step it runs, named in the loop's reports (internal). */
 export function markTaskStep<F extends (...args: never[]) => unknown>(fn: F): F {
   (fn as F & { [TASK_STEP]?: true })[TASK_STEP] = true;

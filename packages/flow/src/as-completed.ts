@@ -1,4 +1,4 @@
-import { TimeoutError } from "@aiots/core";
+import { TimeoutError, isCancelledError } from "@aiots/core";
 import type { AwaitableLike, EventLoop, Handle } from "@aiots/core";
 import { Deque, WaiterQueue, checkTimeout } from "@aiots/core/internal";
 import { Future } from "@aiots/future";
@@ -80,7 +80,7 @@ export class AsCompleted<T> implements Iterable<PromiseLike<T>>, AsyncIterable<T
   }
 
   /** @internal Hands a finished child straight to the first awaiter, or queues it. */
-  _deliver(slot: Slot<T>): void {
+  _deliver(slot: Slot<T>, again = false): void {
     waking = true;
     let woken: boolean;
     try {
@@ -88,7 +88,10 @@ export class AsCompleted<T> implements Iterable<PromiseLike<T>>, AsyncIterable<T
     } finally {
       waking = false;
     }
-    if (!woken) this._ready.push(slot);
+    if (woken) return;
+    // A completion handed back goes first, as asyncio's queue of completions keeps it there.
+    if (again) this._ready.unshift(slot);
+    else this._ready.push(slot);
   }
 
   /** @internal A future of the next child to finish, settled as that child did. */
@@ -173,6 +176,7 @@ export class AsCompleted<T> implements Iterable<PromiseLike<T>>, AsyncIterable<T
 class NextCompletion<T> implements PromiseLike<T> {
   #owner: AsCompleted<T>;
   #future: Future<T> | undefined = undefined;
+  #awaits = 0;
   constructor(owner: AsCompleted<T>) {
     this.#owner = owner;
   }
@@ -181,12 +185,29 @@ class NextCompletion<T> implements PromiseLike<T> {
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): PromiseLike<R1 | R2> {
     // Called in the awaiting task's context, so the task's cancel reaches the Future.
-    return (this.#future ??= this.#owner._next()).then(onFulfilled, onRejected);
+    const future = (this.#future ??= this.#owner._next());
+    this.#awaits++;
+    if (!(future instanceof NextWaiter)) return future.then(onFulfilled, onRejected);
+    return future.then(onFulfilled, (reason: unknown) => {
+      // The awaiting task was cancelled after a completion reached its wait, before it
+      // resumed: the completion goes to the next wait (asyncio's getter of a queue of
+      // completions leaves it there), unless another await of this item took it too.
+      const slot = future._slot;
+      if (slot !== undefined && this.#awaits === 1 && isCancelledError(reason) && !future.cancelled() && future.exception() !== reason) {
+        future._slot = undefined;
+        this.#owner._deliver(slot, true);
+      }
+      if (typeof onRejected !== "function") throw reason;
+      return onRejected(reason);
+    });
   }
 }
 
 /** The future of a `_next()` that had to wait: woken with a slot, it settles as that slot says. */
 class NextWaiter<T> extends Future<T> {
+  /** The completion this wait was woken with, until it is known to have reached its awaiter. */
+  _slot: Slot<T> | undefined = undefined;
+
   override setResult(value: T): void {
     if (!waking) {
       super.setResult(value);
@@ -194,7 +215,8 @@ class NextWaiter<T> extends Future<T> {
     }
     // Woken by `_deliver` with a slot; `settle` calls back (with `waking` off) with the outcome.
     waking = false;
-    settle(this, value as unknown as Slot<T>);
+    this._slot = value as unknown as Slot<T>;
+    settle(this, this._slot);
   }
 }
 

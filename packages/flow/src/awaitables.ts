@@ -3,6 +3,7 @@
  * into Futures of one loop, and read outcomes without tripping over odd exceptions.
  */
 import type { AwaitableLike, EventLoop, FutureLike } from "@aiots/core";
+import { markInline } from "@aiots/core/internal";
 import { Future, ensureFuture, isFuture } from "@aiots/future";
 import { getEventLoop } from "@aiots/loop";
 
@@ -75,7 +76,7 @@ export function toFutures<T>(items: AwaitableLike<T>[], what: string, eager = fa
   for (const item of items) {
     let future = seen.get(item);
     if (future === undefined) {
-      future = eager && typeof item === "function" ? ensureFuture(loop.createTask(item, { eagerStart: true }), loop) : ensureFuture(item, loop);
+      future = eager && typeof item === "function" ? inlineTask(loop, item) : ensureFuture(item, loop);
       seen.set(item, future);
       unique.push(future);
       if (typeof item === "function") started.push(future);
@@ -83,6 +84,16 @@ export function toFutures<T>(items: AwaitableLike<T>[], what: string, eager = fa
     perItem.push(future);
   }
   return { loop, perItem, unique, started };
+}
+
+/**
+ * A function run as asyncio runs a coroutine inside the caller's step: at once, and marked
+ * so that a cancel of the caller after the function finished does not drop its outcome.
+ */
+function inlineTask<T>(loop: EventLoop, fn: () => T | PromiseLike<T>): Future<T> {
+  const task = loop.createTask(fn, { eagerStart: true });
+  markInline(task);
+  return ensureFuture(task, loop);
 }
 
 /**

@@ -24,8 +24,10 @@ import { cancelAndWait, collect, thrownBy, toFutures } from "./awaitables.js";
  * Called from a task (or callback) of a loop, a function is started as a task at once,
  * inside the call (it runs up to its first wait before waitFor returns), as asyncio 3.12+
  * runs a coroutine in the caller's own step: a cancel of the caller that comes right after
- * always finds it started. (From plain code outside any loop it starts on the loop's next
- * iteration, as an eager task would there.)
+ * always finds it started, and one that comes after the function has finished (its value
+ * on the way back to the caller) is thrown at the caller's next await, not here, so the
+ * value (an item, a permit the function took) is not lost. (From plain code outside any
+ * loop it starts on the loop's next iteration, as an eager task would there.)
  *
  * Which awaitables stop: a function (started as a task) and a Task are interrupted at their
  * current await; a Future is cancelled; a plain promise cannot be stopped: waitFor stops
@@ -37,7 +39,7 @@ import { cancelAndWait, collect, thrownBy, toFutures } from "./awaitables.js";
  * @param options.signal aborting it cancels `aw` like a cancel of the caller, waits for it,
  *   and rejects with the signal's `reason` (an already aborted signal rejects at once,
  *   starts nothing, and cancels a Future or Task passed in, so a wait withdrawn that way
- *   takes nothing).
+ *   takes nothing; a wait that is done already gives back what it took).
  * @throws TimeoutError at the deadline; TypeError/RangeError at the call for a bad `aw`,
  *   `timeout` or `options`.
  * @example

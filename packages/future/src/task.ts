@@ -1,6 +1,6 @@
 import { CancelledError, InvalidStateError, isCancelledError } from "@aiots/core";
 import type { EventLoop, TaskFunction, TaskLike, TaskOptions } from "@aiots/core";
-import { checkFunction, loopForCurrentCode, markTaskStep, runningLoopOrUndefined, taskContext } from "@aiots/core/internal";
+import { checkFunction, loopForCurrentCode, markTaskStep, runningLoopOrUndefined, runsInline, taskContext } from "@aiots/core/internal";
 import type { AsyncResource } from "node:async_hooks";
 import { debugTracker } from "./debug.js";
 import { Future, preview } from "./future.js";
@@ -264,6 +264,9 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       const late = this._late;
       return late !== undefined && late.source === source ? late.error : undefined;
     }
+    // Code asyncio runs inside this task's step finished before the cancel: its outcome goes
+    // through, and the cancel waits for the next await (see `markInline`).
+    if (runsInline(source)) return undefined;
     this._mustCancel = this._mustCancelOwn = false;
     const error = isCancelledError(failure) ? failure : new CancelledError(this._cancelMessage);
     this._late = { source, error };
