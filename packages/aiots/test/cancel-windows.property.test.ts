@@ -197,6 +197,14 @@ interface Consumer {
   task?: Task<unknown>;
   got: string[];
   held: Future<string>[];
+  /** Items a plain promise the consumer held resolved with (its combinator's outcome may be dropped). */
+  heldValues: string[];
+}
+
+/** Keeps what `inner`, a get the consumer made, resolves with: a waiter Future, or a fast path's settled promise. */
+function hold(c: Consumer, inner: Promise<string>): void {
+  if (isFuture(inner)) c.held.push(inner as unknown as Future<string>);
+  else void inner.then((item) => c.heldValues.push(item), () => undefined);
 }
 
 interface QueueRun {
@@ -251,7 +259,7 @@ async function playQueue(sc: QueueScenario): Promise<QueueRun> {
     const consumers: Consumer[] = [];
     for (const spec of sc.consumers) {
       const { shape } = spec;
-      const c: Consumer = { shape, got: [], held: [] };
+      const c: Consumer = { shape, got: [], held: [], heldValues: [] };
       consumers.push(c);
       loop.callLater(spec.at, () => {
         const ac = new AbortController();
@@ -286,13 +294,13 @@ async function playQueue(sc: QueueScenario): Promise<QueueRun> {
             case "shieldPush":
               return (async () => {
                 const inner = q.get();
-                if (isFuture(inner)) c.held.push(inner as unknown as Future<string>);
+                hold(c, inner);
                 return push(await shield(inner));
               })();
             case "gatherPush":
               return (async () => {
                 const inner = q.get();
-                if (isFuture(inner)) c.held.push(inner as unknown as Future<string>);
+                hold(c, inner);
                 const [x] = await gather([inner]);
                 return push(x);
               })();
@@ -329,7 +337,7 @@ async function playQueue(sc: QueueScenario): Promise<QueueRun> {
         mine = c.got;
         if (typeof o === "object" && "value" in o && o.value !== c.got[0]) out.violations.push(`consumer ${i} returned ${String(o.value)} but got ${c.got[0]}`);
       } else if (RESULT_SHAPES.has(c.shape) && typeof o === "object" && "value" in o) mine = [o.value as string];
-      else mine = c.held.filter((f) => f.done() && !f.cancelled() && f.exception() === null).map((f) => f.result());
+      else mine = [...c.held.filter((f) => f.done() && !f.cancelled() && f.exception() === null).map((f) => f.result()), ...c.heldValues];
       out.accounted.push(...mine);
     }
     while (!q.empty()) out.accounted.push(q.getNowait());
@@ -674,25 +682,36 @@ describe("cancel windows, one at a time", () => {
     });
   });
 
-  // With an already aborted signal, waitFor rejects at once and cancels its awaitable; a fast-path
-  // wait is already done (the item or the lock taken), so waitFor gives back what it took.
-  it("waitFor(q.get(), t, { signal: aborted }) on a non-empty queue rejects with the signal's reason and the item stays in the queue", async () => {
+  // With an already aborted signal, waitFor starts nothing and withdraws a wait that is still
+  // pending; a fast-path wait has already taken the item or the lock, and counts as done (as
+  // with a timeout of 0), so waitFor returns it to the caller instead of losing it.
+  it("waitFor(q.get(), t, { signal: aborted }) on a non-empty queue returns the item the get took", async () => {
     await vrun(async () => {
       const q = new Queue<string>();
       q.putNowait("a");
       const reason = new Error("stop");
-      await expect(waitFor(q.get(), 1000, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
-      expect(q.qsize()).toBe(1);
-      expect(q.getNowait()).toBe("a");
+      await expect(waitFor(q.get(), 1000, { signal: AbortSignal.abort(reason) })).resolves.toBe("a");
+      expect(q.qsize()).toBe(0);
     });
   });
 
-  it("waitFor(lock.acquire(), t, { signal: aborted }) on a free lock rejects with the signal's reason and leaves the lock free", async () => {
+  it("waitFor(lock.acquire(), t, { signal: aborted }) on a free lock returns true: the caller holds the lock", async () => {
     await vrun(async () => {
       const lock = new Lock();
       const reason = new Error("stop");
-      await expect(waitFor(lock.acquire(), 1000, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
-      expect(lock.locked()).toBe(false);
+      await expect(waitFor(lock.acquire(), 1000, { signal: AbortSignal.abort(reason) })).resolves.toBe(true);
+      expect(lock.locked()).toBe(true);
+      lock.release();
+    });
+  });
+
+  it("waitFor(q.get(), t, { signal: aborted }) on an empty queue rejects with the reason and leaves no getter behind", async () => {
+    await vrun(async () => {
+      const q = new Queue<string>();
+      const reason = new Error("stop");
+      await expect(waitFor(q.get(), 1000, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+      q.putNowait("b");
+      expect(q.getNowait()).toBe("b");
     });
   });
 });

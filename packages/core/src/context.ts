@@ -123,16 +123,16 @@ function cleanScope(): AsyncResource {
 }
 
 /**
- * Tasks that stand for code asyncio runs inline, inside the awaiting task's own step (the
- * function given to `waitFor`): when such a task's function has finished, a cancel of the
- * task awaiting it does not throw at that await, as asyncio's step would already have gone
- * past it; it lands at the awaiting task's next await (internal).
+ * Futures that stand for code asyncio runs inline, inside the awaiting task's own step (the
+ * function or promise given to `waitFor`): once such a future is done, a cancel of the task
+ * awaiting it does not throw at that await, as asyncio's step would already have gone past
+ * it; it lands at the awaiting task's next await (internal).
  */
 const inlineTasks = new WeakSet<object>();
 
-/** Marks `task` as run inline by the task that awaits it (see `inlineTasks`) (internal). */
-export function markInline(task: TaskLike<unknown>): void {
-  inlineTasks.add(task);
+/** Marks `future` (a task, or a promise's wrapper) as run inline by the task that awaits it (see `inlineTasks`) (internal). */
+export function markInline(future: object): void {
+  inlineTasks.add(future);
 }
 
 /** Whether `future` is a task marked with `markInline` (internal). */

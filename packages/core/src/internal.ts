@@ -4,7 +4,8 @@
  */
 export { linkAbort } from "./abort.js";
 export { Deque } from "./deque.js";
-export { WaiterQueue, dropHandOver, onDropped, onSettle, settledHandOver } from "./waiters.js";
+export { WaiterQueue, onDropped, onSettle } from "./waiters.js";
+export { promiseSettled } from "./promise-state.js";
 export {
   contextHere,
   currentTaskOrUndefined,

@@ -1,5 +1,4 @@
 import { Deque } from "./deque.js";
-import { currentTaskOrUndefined } from "./context.js";
 import type { EventLoop, FutureLike } from "./interfaces.js";
 
 /**
@@ -11,9 +10,6 @@ const SETTLED = Promise.resolve();
 
 /** The hook slots aiots futures have; a foreign future falls back to a done callback. */
 interface Hookable {
-  /** 1 when resolved with a result (the state number aiots futures use). */
-  _state?: number;
-  _result?: unknown;
   _onSettle?: ((future: never) => void) | undefined;
   _onDropped?: ((value: never) => void) | undefined;
   _onDelivered?: ((future: never) => void) | undefined;
@@ -29,39 +25,6 @@ interface Hookable {
 export function onDropped<T>(future: FutureLike<T>, giveBack: (value: T) => void): void {
   const f = future as FutureLike<T> & Hookable;
   if ("_onDropped" in f) f._onDropped = giveBack as (value: never) => void;
-}
-
-/**
- * What a primitive's fast path returns (an uncontended acquire, a get from a non-empty
- * queue): `plain` (default: `Promise.resolve(value)`) outside tasks; inside a task, a
- * Future of the task's loop that is done with `value`, whose result `giveBack` takes back
- * if a delivery of it is dropped (internal).
- *
- * The fast path has already taken what `value` stands for. A done Future is never a
- * cancellation point (as asyncio's fast path, which does not suspend), and combinators use
- * it as it is; a plain promise would be wrapped by them (`waitFor`, `gather`) in a future
- * that settles a microtask later, and a cancel of the caller in that microtask would drop
- * the value, and the lock, permit or item with it.
- */
-export function settledHandOver<T>(plain: Promise<T> | undefined, value: T, giveBack?: (value: T) => void): Promise<T> {
-  const task = currentTaskOrUndefined();
-  if (task === undefined) return plain ?? Promise.resolve(value);
-  const future = task.getLoop().createFuture<T>();
-  future.setResult(value);
-  if (giveBack !== undefined) onDropped(future, giveBack);
-  return future as unknown as Promise<T>;
-}
-
-/**
- * Gives back what a resolved `future` handed over (see `onDropped`), when its result is to be
- * discarded unseen: a wait passed to a combinator that refuses it at once (internal).
- */
-export function dropHandOver(future: FutureLike<unknown>): void {
-  const f = future as FutureLike<unknown> & Hookable;
-  const giveBack = f._onDropped;
-  if (giveBack === undefined || f._state !== 1) return;
-  f._onDropped = undefined;
-  (giveBack as (value: unknown) => void)(f._result);
 }
 
 /**

@@ -3,7 +3,7 @@
  * into Futures of one loop, and read outcomes without tripping over odd exceptions.
  */
 import type { AwaitableLike, EventLoop, FutureLike } from "@aiots/core";
-import { markInline } from "@aiots/core/internal";
+import { markInline, promiseSettled } from "@aiots/core/internal";
 import { Future, ensureFuture, isFuture } from "@aiots/future";
 import { getEventLoop } from "@aiots/loop";
 
@@ -56,11 +56,13 @@ export function collect<T>(aws: Iterable<AwaitableLike<T>>, what: string): Await
 /**
  * Turns checked items into Futures of one loop: Futures as they are, functions started as
  * Tasks (run at once, up to their first wait, with `eager`), promises wrapped. The same
- * object given twice becomes one child (as in asyncio).
+ * object given twice becomes one child (as in asyncio). With `inline` (waitFor, which asyncio
+ * runs inside the caller's step), a function's task and a promise's wrapper are marked so
+ * that an outcome on its way back is not dropped by a late cancel of the caller.
  *
  * @throws RangeError if two Futures belong to different loops (nothing is started then).
  */
-export function toFutures<T>(items: AwaitableLike<T>[], what: string, eager = false): Children<T> {
+export function toFutures<T>(items: AwaitableLike<T>[], what: string, eager = false, inline = false): Children<T> {
   let loop: EventLoop | undefined;
   for (const item of items) {
     if (!isFuture(item)) continue;
@@ -76,7 +78,9 @@ export function toFutures<T>(items: AwaitableLike<T>[], what: string, eager = fa
   for (const item of items) {
     let future = seen.get(item);
     if (future === undefined) {
-      future = eager && typeof item === "function" ? inlineTask(loop, item) : ensureFuture(item, loop);
+      if (typeof item === "function") future = eager ? inlineTask(loop, item) : ensureFuture(item, loop);
+      else if (isFuture(item)) future = ensureFuture(item as AwaitableLike<T>, loop);
+      else future = promiseChild(loop, item as PromiseLike<T>, inline);
       seen.set(item, future);
       unique.push(future);
       if (typeof item === "function") started.push(future);
@@ -94,6 +98,41 @@ function inlineTask<T>(loop: EventLoop, fn: () => T | PromiseLike<T>): Future<T>
   const task = loop.createTask(fn, { eagerStart: true });
   markInline(task);
   return ensureFuture(task, loop);
+}
+
+/**
+ * A promise as a child: a wrapper future that settles as it does. The promise is work the
+ * caller started, which nothing can interrupt, so once it has settled the wrapper refuses a
+ * cancel (its value, maybe an item or a lock an uncontended call took, is on its way). With
+ * `inline` (waitFor, which asyncio runs inside the caller's step) it is also marked so that a
+ * late cancel of the caller lands at the caller's next await instead of dropping that value.
+ */
+function promiseChild<T>(loop: EventLoop, promise: PromiseLike<T>, inline: boolean): Future<T> {
+  const future = new SettlingWrapper<T>(loop, promise);
+  promise.then(
+    (value) => {
+      if (!future.done()) future.setResult(value);
+    },
+    (error: unknown) => {
+      if (!future.done()) future.setException(error);
+    },
+  );
+  if (inline) markInline(future);
+  return future;
+}
+
+class SettlingWrapper<T> extends Future<T> {
+  readonly _promise: PromiseLike<T>;
+
+  constructor(loop: EventLoop, promise: PromiseLike<T>) {
+    super(loop);
+    this._promise = promise;
+  }
+
+  override cancel(msg?: string): boolean {
+    if (!this.done() && promiseSettled(this._promise)) return false;
+    return super.cancel(msg);
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { TimeoutError } from "@aiots/core";
 import type { AwaitableLike, EventLoop, FutureLike, WaitOptions } from "@aiots/core";
-import { checkTimeout, checkWaitOptions, dropHandOver } from "@aiots/core/internal";
+import { checkTimeout, checkWaitOptions } from "@aiots/core/internal";
 import { currentTask, isFuture } from "@aiots/future";
 import type { Future } from "@aiots/future";
 import { cancelAndWait, collect, thrownBy, toFutures } from "./awaitables.js";
@@ -38,8 +38,9 @@ import { cancelAndWait, collect, thrownBy, toFutures } from "./awaitables.js";
  *
  * @param options.signal aborting it cancels `aw` like a cancel of the caller, waits for it,
  *   and rejects with the signal's `reason` (an already aborted signal rejects at once,
- *   starts nothing, and cancels a Future or Task passed in, so a wait withdrawn that way
- *   takes nothing; a wait that is done already gives back what it took).
+ *   starts nothing, and cancels a pending Future or Task passed in, so a wait withdrawn that
+ *   way takes nothing; work that is done already, or a promise that settles by the next
+ *   microtask, counts as done, as with a timeout of 0).
  * @throws TimeoutError at the deadline; TypeError/RangeError at the call for a bad `aw`,
  *   `timeout` or `options`.
  * @example
@@ -53,29 +54,28 @@ export function waitFor<T>(aw: AwaitableLike<T>, timeout: number | null, options
   const signal = checkWaitOptions(options, "waitFor");
   collect([aw], "waitFor");
   if (signal !== undefined && signal.aborted) {
-    // Withdrawn before it began: a wait (or task) passed in is cancelled, so it takes nothing;
-    // one done already (an uncontended acquire, a get from a non-empty queue) gives back
-    // what it took.
-    if (isFuture(aw)) {
-      if (!(aw as FutureLike<T>).cancel()) dropHandOver(aw as FutureLike<T>);
+    // Withdrawn before it began: a function is not started, and a pending Future (or Task)
+    // passed in is cancelled, so a wait withdrawn that way takes nothing.
+    if (typeof aw === "function") return Promise.reject(signal.reason);
+    if (isFuture(aw) && !(aw as FutureLike<T>).done()) {
+      (aw as FutureLike<T>).cancel();
+      return Promise.reject(signal.reason);
     }
-    return Promise.reject(signal.reason);
+    // Work done already (a done future, or a promise settled by the next microtask, such as
+    // an uncontended acquire's) counts as done, as with a timeout of 0: what it took is
+    // the caller's, not lost.
+    const { loop, unique } = toFutures([aw], "waitFor", false, true);
+    return settledOr(unique[0]!, loop, () => signal.reason);
   }
   // A function runs at once, as asyncio 3.12+ runs a coroutine inside the caller's own step;
   // with a timeout <= 0 it never starts (asyncio wraps it in a task and cancels that at once).
-  const { loop, unique } = toFutures([aw], "waitFor", timeout === null || timeout > 0);
+  const { loop, unique } = toFutures([aw], "waitFor", timeout === null || timeout > 0, true);
   return waitForFuture(unique[0]!, loop, timeout ?? null, signal);
 }
 
 async function waitForFuture<T>(fut: Future<T>, loop: EventLoop, timeout: number | null, signal: AbortSignal | undefined): Promise<T> {
   if (timeout === null && signal === undefined) return await fut;
-  if (timeout !== null && timeout <= 0) {
-    // A plain promise that was already settled settles its wrapper one microtask later.
-    if (!fut.done()) await SETTLED;
-    if (fut.done()) return fut.result();
-    await cancelAndWait([fut], loop);
-    return outcome(fut, (cancelled) => timeoutError(cancelled));
-  }
+  if (timeout !== null && timeout <= 0) return settledOr(fut, loop, timeoutError);
   // The caller awaits `fut` itself, as asyncio 3.12+ does inside a timeout scope: its task
   // tracks the await, so a cancel of the caller cancels `fut` (and, for a task, waits for
   // it), and a cancel that comes after a hand-over through `fut`, before the caller
@@ -114,6 +114,18 @@ async function waitForFuture<T>(fut: Future<T>, loop: EventLoop, timeout: number
 }
 
 const SETTLED = Promise.resolve();
+
+/**
+ * `fut`'s outcome if it is done by the next microtask (a plain promise that was already
+ * settled settles its wrapper one microtask later); else `fut` is cancelled, and once it is
+ * done, `error(its CancelledError)` is thrown unless it finished anyway.
+ */
+async function settledOr<T>(fut: Future<T>, loop: EventLoop, error: (cancelled: unknown) => unknown): Promise<T> {
+  if (!fut.done()) await SETTLED;
+  if (fut.done()) return fut.result();
+  await cancelAndWait([fut], loop);
+  return outcome(fut, error);
+}
 
 /** The result of the done `fut`, its own error, or (if it ended cancelled) `replace(error)`. */
 function outcome<T>(fut: Future<T>, replace: (cancelled: unknown) => unknown): T {

@@ -307,6 +307,57 @@ describe("abort signal", () => {
   });
 });
 
+describe("a promise that has settled is done work", () => {
+  const ticks = async (n: number) => {
+    for (let i = 0; i < n; i++) await Promise.resolve();
+  };
+
+  for (let k = 0; k < 4; k++) {
+    it(`a cancel of the caller ${k} microtasks after the call lets the value through; it lands at the caller's next await`, async () => {
+      await runV(async () => {
+        const steps: string[] = [];
+        const t = createTask(async () => {
+          void ticks(k).then(() => t.cancel());
+          const v = await waitFor(Promise.resolve("taken"), 100);
+          steps.push(`got ${v}`);
+          try {
+            await sleep(1);
+          } catch (e) {
+            steps.push(e instanceof CancelledError ? "cancelled at the next await" : String(e));
+            throw e;
+          }
+        });
+        await t.catch(() => undefined);
+        expect(t.cancelled()).toBe(true);
+        expect(steps).toEqual(["got taken", "cancelled at the next await"]);
+      });
+    });
+  }
+
+  it("with an already aborted signal, a promise settled by the next microtask gives its value; a pending one rejects with the reason", async () => {
+    await runV(async () => {
+      const reason = new RangeError("already");
+      await expect(waitFor(Promise.resolve(7), 100, { signal: AbortSignal.abort(reason) })).resolves.toBe(7);
+      await expect(waitFor(new Promise(() => undefined), 100, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+      const pending = new Future<number>();
+      await expect(waitFor(pending, 100, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+      expect(pending.cancelled()).toBe(true);
+    });
+  });
+
+  it("a gather child wrapping a settled promise refuses the cancel, so the gather completes with the value", async () => {
+    await runV(async () => {
+      const { gather } = await import("@aiots/flow");
+      const g = gather([Promise.resolve(1)]);
+      expect(g.cancel()).toBe(false); // its only child is done work
+      expect(await g).toEqual([1]);
+      const h = gather([Promise.resolve(1), sleep(50, 2)]);
+      expect(h.cancel()).toBe(true); // the sleep is cancelled
+      await expect(h).rejects.toBeInstanceOf(CancelledError);
+    });
+  });
+});
+
 describe("input", () => {
   it("bad arguments throw at the call", async () => {
     await runV(async () => {

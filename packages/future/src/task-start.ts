@@ -1,5 +1,4 @@
-import { inspect } from "node:util";
-import { taskStorage } from "@aiots/core/internal";
+import { promiseSettled, taskStorage } from "@aiots/core/internal";
 import type { TaskFunction, TaskOptions } from "@aiots/core";
 import { Future, isFuture } from "./future.js";
 import { adoptHandOver } from "./reaction.js";
@@ -93,15 +92,4 @@ function adoptInto(task: Task<unknown>, future: Future<unknown>): void {
  */
 export function finished(returned: Promise<unknown>): boolean {
   return isFuture(returned) ? returned.done() : promiseSettled(returned);
-}
-
-const PENDING_TEXT = /^[^{]*\{\s*<pending>/;
-
-/**
- * Whether native promise `p` is already settled. JavaScript has no synchronous way to ask,
- * but Node's inspector shows it (about 2 µs, so only for a rare path: a task cancelled while
- * it awaits no pending aiots future, when its function may already have returned).
- */
-export function promiseSettled(p: Promise<unknown>): boolean {
-  return !PENDING_TEXT.test(inspect(p, { depth: 0, customInspect: false, showProxy: false }));
 }

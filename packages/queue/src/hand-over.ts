@@ -132,16 +132,6 @@ export abstract class QueueCore<T> {
       this._reserved--;
       this._releasedEarly++;
     }
-    this._putBack(item);
-  }
-
-  /**
-   * @internal Puts an item that was taken back where the next get finds it: to the next
-   * waiting getter, else the front of the buffer (also the give-back of a get that took an
-   * item at once, see `settledHandOver`: the buffer may then hold one item over `maxsize`
-   * for a while, if a putter took the slot meanwhile).
-   */
-  _putBack(item: T): void {
     if (this._state === "shut down immediately") {
       this._finished(1); // dropped, as shutdown(true) drops what is buffered
     } else if (this._getters.size > 0) {
@@ -157,11 +147,6 @@ export abstract class QueueCore<T> {
       }
     }
   }
-
-  /** @internal The give-back of a get that took an item at once (typed loosely, as `_getterDropped`). */
-  readonly _takenDropped = (item: never): void => {
-    this._putBack(item);
-  };
 
   /** @internal Room was made: wake waiting putters into it, first come first served. */
   _admitPutters(): void {

@@ -1,6 +1,6 @@
 import { InvalidStateError, QueueEmpty, QueueFull, QueueShutDown } from "@aiots/core";
 import type { WaitOptions } from "@aiots/core";
-import { checkWaitOptions, linkAbort, settledHandOver } from "@aiots/core/internal";
+import { checkWaitOptions, linkAbort } from "@aiots/core/internal";
 // getEventLoop is the running loop or the default one; importing it from @aiots/loop is also
 // what registers the default loop, so a queue works in plain async code with no other import.
 import { getEventLoop } from "@aiots/loop";
@@ -105,7 +105,7 @@ export class Queue<T> extends QueueCore<T> implements AsyncIterable<T> {
       } catch (error) {
         return Promise.reject(error);
       }
-      return settledHandOver(DONE, undefined);
+      return DONE;
     }
     // The store must be able to take the item later (a PriorityQueue compares it now).
     try {
@@ -154,7 +154,7 @@ export class Queue<T> extends QueueCore<T> implements AsyncIterable<T> {
       } catch (error) {
         return Promise.reject(error);
       }
-      return settledHandOver<T>(undefined, item, this._takenDropped as (item: T) => void);
+      return Promise.resolve(item);
     }
     if (this._state !== "open") return Promise.reject(new QueueShutDown());
     const waiter = this._waitToGet();

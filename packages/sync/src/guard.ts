@@ -1,6 +1,6 @@
 import type { EventLoop, FutureLike } from "@aiots/core";
 import type { WaiterQueue } from "@aiots/core/internal";
-import { linkAbort, onDropped, settledHandOver } from "@aiots/core/internal";
+import { linkAbort, onDropped } from "@aiots/core/internal";
 import { Future } from "@aiots/future";
 import { getEventLoop } from "@aiots/loop";
 import { aborted } from "./waiting.js";
@@ -44,7 +44,7 @@ class Releaser implements AsyncDisposable, Disposable {
 
 /** What `guard()` resolves to at once when the primitive was free. */
 function guardNow(target: Releasable): Promise<AsyncDisposable & Disposable> {
-  return settledHandOver(undefined, new Releaser(target), dispose);
+  return Promise.resolve(new Releaser(target));
 }
 
 /**

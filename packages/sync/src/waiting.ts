@@ -1,12 +1,11 @@
 import type { EventLoop, FutureLike } from "@aiots/core";
-import { WaiterQueue, linkAbort, onDropped, settledHandOver } from "@aiots/core/internal";
+import { WaiterQueue, linkAbort, onDropped } from "@aiots/core/internal";
 import { getEventLoop } from "@aiots/loop";
 
 /**
- * What an uncontended `acquire()`/`wait()` returns outside tasks: one promise made once, so
- * the fast path allocates nothing there. (Inside a task an uncontended acquire returns a
- * done Future instead: see `settledHandOver`.) Neither is a cancellation point, as in
- * asyncio, whose fast path does not suspend.
+ * What an uncontended `acquire()`/`wait()` returns: one promise made once, so the fast
+ * path allocates nothing. It is a plain promise, not a Future, so (as in asyncio, whose
+ * fast path does not yield either) it is not a cancellation point.
  */
 export const ACQUIRED: Promise<true> = Promise.resolve(true);
 
@@ -68,7 +67,7 @@ export interface Gate {
  */
 export function acquireGate(gate: Gate, signal: AbortSignal | undefined): Promise<true> {
   if (signal !== undefined && signal.aborted) return aborted(signal);
-  if (gate._tryAcquire()) return settledHandOver(ACQUIRED, true, gate._pass);
+  if (gate._tryAcquire()) return ACQUIRED;
   return waitIn(gate._waiters, signal, gate._pass);
 }
 
