@@ -14,6 +14,7 @@ export {
   markTaskStep,
   runsInline,
   loopForCurrentCode,
+  insideLoop,
   outsideTasks,
   runningLoopOrUndefined,
   debugSwitch,
