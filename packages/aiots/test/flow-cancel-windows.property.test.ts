@@ -1132,14 +1132,13 @@ describe("wait and asCompleted under cancels at microtask offsets", () => {
           if (!t.cancelled() && t.exception() === null) {
             const { done, pending } = t.result() as { done: Set<Future<unknown>>; pending: Set<Future<unknown>> };
             // A plain promise is in them as the future wait wrapped it in: one of the rest,
-            // which (when done) ends with the promise's value. The same promise given twice is
-            // one child, as the same object is in asyncio (every uncontended `sem.acquire()`
-            // returns one shared settled promise).
+            // which (when done) ends with the promise's value. A plain promise given twice is two
+            // children (every uncontended `sem.acquire()` returns one shared settled promise, for
+            // one permit each time).
             const plain = children.filter((c) => typeof c.input !== "function" && !isFuture(c.input));
-            const plainInputs = new Set(plain.map((c) => c.input));
             const all = children.filter((c) => !plain.includes(c)).map((c) => c.future);
             const rest = [...done, ...pending].filter((f) => !all.includes(f));
-            if (done.size + pending.size !== all.length + plainInputs.size || rest.length !== plainInputs.size || !all.every((f) => f !== undefined && done.has(f) !== pending.has(f))) {
+            if (done.size + pending.size !== all.length + plain.length || rest.length !== plain.length || !all.every((f) => f !== undefined && done.has(f) !== pending.has(f))) {
               w.violations.push("done and pending do not split the children");
             }
             const plainValues = plain.map((c) => (c.held!.done() && c.held!.exception() === null ? c.held!.result() : undefined));
@@ -1230,8 +1229,9 @@ describe("wait and asCompleted under cancels at microtask offsets", () => {
           const tracked = seen.filter((v) => order.includes(v));
           const expectedOrder = order.filter((v) => tracked.includes(v));
           if (JSON.stringify(tracked) !== JSON.stringify(expectedOrder)) w.violations.push(`yielded ${JSON.stringify(tracked)}, finished ${JSON.stringify(order)}`);
-          // The same promise given twice is one child (every uncontended `sem.acquire()` returns one shared settled promise).
-          const distinct = new Set(children.map((c) => c.input)).size;
+          // A Future or function given twice is one child; a plain promise given twice is two (every
+          // uncontended `sem.acquire()` returns one shared settled promise, for one permit each time).
+          const distinct = new Set(children.map((c) => (isFuture(c.input) || typeof c.input === "function" ? c.input : {}))).size;
           if (!t.cancelled() && t.exception() === null && yielded.length !== distinct) w.violations.push(`${yielded.length} yielded for ${distinct} distinct children`);
           if (!t.cancelled() && t.exception() !== null) {
             const e = t.exception();

@@ -4,7 +4,7 @@
  * it goes back to the primitive, as it does for a plain late-cancelled `await`.
  */
 import { describe, expect, it } from "vitest";
-import { CancelledError, Lock, Queue, Semaphore, VirtualTimeLoop, createTask, run, sleep, waitFor } from "aiots";
+import { CancelledError, Lock, Queue, Semaphore, VirtualTimeLoop, asCompleted, createTask, run, sleep, wait, waitFor } from "aiots";
 import type { Task } from "aiots";
 
 const vrun = <T>(fn: () => Promise<T>): Promise<T> => run(fn, { loop: new VirtualTimeLoop() });
@@ -167,4 +167,21 @@ describe("a fast path inside waitFor, caller cancelled in the microtasks that fo
       });
     }
   }
+});
+
+describe("two uncontended acquires given to a combinator", () => {
+  it("are two children: wait sees two done, asCompleted yields twice, and both permits are taken", async () => {
+    await vrun(async () => {
+      const sem = new Semaphore(4);
+      const { done, pending } = await wait([sem.acquire(), sem.acquire()]);
+      expect(done.size).toBe(2);
+      expect(pending.size).toBe(0);
+      const yielded: boolean[] = [];
+      for await (const v of asCompleted([sem.acquire(), sem.acquire()])) yielded.push(v);
+      expect(yielded).toEqual([true, true]);
+      expect(sem.locked()).toBe(true); // 4 permits taken
+      for (let i = 0; i < 4; i++) sem.release();
+      expect(sem.locked()).toBe(false);
+    });
+  });
 });

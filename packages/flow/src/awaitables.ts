@@ -56,7 +56,9 @@ export function collect<T>(aws: Iterable<AwaitableLike<T>>, what: string): Await
 /**
  * Turns checked items into Futures of one loop: Futures as they are, functions started as
  * Tasks (run at once, up to their first wait, with `eager`), promises wrapped. The same
- * object given twice becomes one child (as in asyncio). With `inline` (waitFor, which asyncio
+ * Future or function given twice becomes one child (as in asyncio); a plain promise given
+ * twice is two children (an uncontended acquire's shared settled promise stands for one
+ * permit each time). With `inline` (waitFor, which asyncio
  * runs inside the caller's step), a function's task and a promise's wrapper are marked so
  * that an outcome on its way back is not dropped by a late cancel of the caller.
  *
@@ -76,7 +78,10 @@ export function toFutures<T>(items: AwaitableLike<T>[], what: string, eager = fa
   const unique: Future<T>[] = [];
   const started: Future<T>[] = [];
   for (const item of items) {
-    let future = seen.get(item);
+    // A plain promise is not shared: an uncontended acquire returns one shared settled
+    // promise, and two such acquires are two permits, not one child.
+    const shared = isFuture(item) || typeof item === "function";
+    let future = shared ? seen.get(item) : undefined;
     if (future === undefined) {
       if (typeof item === "function") future = eager ? inlineTask(loop, item) : ensureFuture(item, loop);
       else if (isFuture(item)) future = ensureFuture(item as AwaitableLike<T>, loop);

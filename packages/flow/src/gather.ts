@@ -84,8 +84,8 @@ export class GatheringFuture<T> extends Future<T> {
 /**
  * Runs awaitables concurrently and resolves to their results, in input order (asyncio's
  * `gather`). Typed per position: `gather([sleep(1, "a"), async () => 2])` is a
- * `Future<[string, number]>`. Functions are started as tasks; the same object given twice
- * is one child whose result fills both slots.
+ * `Future<[string, number]>`. Functions are started as tasks; the same Future or function
+ * given twice is one child whose result fills both slots.
  *
  * - A child that fails rejects the gather with its error at once, and the other children
  *   run on (asyncio's semantics: to cancel the rest on the first failure, use `taskGroup`).
