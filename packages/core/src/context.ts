@@ -72,10 +72,14 @@ export function runningLoopOrUndefined(): EventLoop | undefined {
   return currentTaskOrUndefined()?.getLoop() ?? state.callbackLoop ?? loopOfScope();
 }
 
-/** The loop whose callback started the running code (see `loopStorage`), while it is open. */
+/**
+ * The loop whose callback started the running code (see `loopStorage`), while it runs. (The
+ * default loop of plain async code runs callbacks without running: that code falls back
+ * to it anyway.)
+ */
 function loopOfScope(): EventLoop | undefined {
   const loop = loopStorage.getStore();
-  return loop !== undefined && !loop.isClosed() ? loop : undefined;
+  return loop !== undefined && loop.isRunning() ? loop : undefined;
 }
 
 /**

@@ -196,6 +196,9 @@ class NextCompletion<T> implements PromiseLike<T> {
       if (slot !== undefined && this.#awaits === 1 && isCancelledError(reason) && !future.cancelled() && future.exception() !== reason) {
         future._slot = undefined;
         this.#owner._deliver(slot, true);
+        // Awaited again, this item claims the next completion, as a fresh one would.
+        this.#future = undefined;
+        this.#awaits = 0;
       }
       if (typeof onRejected !== "function") throw reason;
       return onRejected(reason);

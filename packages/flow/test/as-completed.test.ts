@@ -204,3 +204,30 @@ describe("input", () => {
     });
   });
 });
+
+describe("an item awaited again after its await was cancelled late", () => {
+  it("claims the next completion: the one handed back goes to it, and the next item gets the following one", async () => {
+    await runV(async () => {
+      const a = new Future<string>();
+      const b = new Future<string>();
+      const got: string[] = [];
+      const consumer = createTask(async () => {
+        const [it1, it2] = [...asCompleted([a, b])];
+        try {
+          got.push(await it1!);
+        } catch {
+          got.push(`again ${await it1!}`);
+        }
+        got.push(await it2!);
+      });
+      await sleep(1);
+      a.addDoneCallback(() => consumer.cancel()); // right after asCompleted woke it1's wait
+      a.setResult("a");
+      await sleep(1);
+      b.setResult("b");
+      await sleep(1);
+      await consumer;
+      expect(got).toEqual(["again a", "b"]);
+    });
+  });
+});

@@ -358,6 +358,58 @@ describe("a promise that has settled is done work", () => {
   });
 });
 
+describe("awaitables that are not native promises, and cancels passed through tasks", () => {
+  it("a thenable that is not a native promise can still be timed out and cancelled (it has no state to read)", async () => {
+    await runV(async () => {
+      const later: PromiseLike<number> = {
+        then: (f, r) => new Promise<number>((res) => setTimeout(() => res(7), 50)).then(f, r),
+      };
+      await expect(waitFor(later, 10)).rejects.toBeInstanceOf(TimeoutError);
+      const never: PromiseLike<number> = { then: () => never as never };
+      const { gather } = await import("@aiots/flow");
+      const g = createTask(() => gather([never]));
+      await sleep(1);
+      g.cancel();
+      await expect(g).rejects.toBeInstanceOf(CancelledError);
+    });
+  });
+
+  it("the settled-promise check ignores util.inspect's global colour setting", async () => {
+    const { inspect } = await import("node:util");
+    const before = inspect.defaultOptions.colors;
+    inspect.defaultOptions.colors = true;
+    try {
+      await runV(async () => {
+        await expect(waitFor(new Promise(() => undefined), 10)).rejects.toBeInstanceOf(TimeoutError);
+      });
+    } finally {
+      inspect.defaultOptions.colors = before;
+    }
+  });
+
+  it("a deadline reaches a body that awaits a task waiting on a plain promise: TimeoutError once that task is done", async () => {
+    await runV(async () => {
+      const { timeout } = await import("@aiots/flow");
+      let release!: () => void;
+      const plain = new Promise<void>((r) => (release = r));
+      const t0 = now();
+      const body = createTask(() =>
+        timeout(10, async () => {
+          await createTask(async () => {
+            await plain;
+            return 1;
+          });
+          await sleep(1000);
+        }),
+      );
+      await sleep(20);
+      release();
+      await expect(body).rejects.toBeInstanceOf(TimeoutError);
+      expect(now() - t0).toBe(20);
+    });
+  });
+});
+
 describe("input", () => {
   it("bad arguments throw at the call", async () => {
     await runV(async () => {

@@ -238,10 +238,10 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   _cancelWaits(msg: string | undefined): boolean {
     let cancelled = false;
     const current = this._waitingOn;
-    if (current !== undefined && current.cancel(msg)) cancelled = true;
+    if (current !== undefined && interrupts(current, msg)) cancelled = true;
     const more = this._waitingMore;
     if (more !== undefined) {
-      for (const f of more) if (f.cancel(msg)) cancelled = true;
+      for (const f of more) if (interrupts(f, msg)) cancelled = true;
       compactDone(more);
       if (more.length === 0) this._waitingMore = undefined;
     }
@@ -405,6 +405,17 @@ Object.defineProperty(Task.prototype, Symbol.toStringTag, { configurable: true, 
 
 /** Tasks whose `toString` is running, to cut a cycle of tasks awaiting each other. */
 const describing = new Set<object>();
+
+/**
+ * Cancels `future`; true if that interrupts it. An awaited task that could only mark itself
+ * (it awaits a plain promise) does not count: it may still finish with a value, so the
+ * awaiting task keeps the cancel pending for itself, and its await of that task throws
+ * once the task is done, as asyncio's awaiting task gets the cancellation.
+ */
+function interrupts(future: Future<unknown>, msg: string | undefined): boolean {
+  if (!future.cancel(msg)) return false;
+  return !(future instanceof Task) || future.done() || !future._mustCancel;
+}
 
 function compactDone(list: Future<unknown>[]): void {
   let j = 0;

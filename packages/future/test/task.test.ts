@@ -431,7 +431,9 @@ describe("cancel after the task's function has returned, before the task is done
       expect(await t).toBe(2); // no aiots await came to throw at: the value stays
     });
   });
+});
 
+describe("cancel while the task awaits a plain promise", () => {
   it("task.signal aborts at once, and the next aiots await throws (and its future is cancelled)", async () => {
     const steps: string[] = [];
     await onVirtualLoop(async () => {
@@ -565,6 +567,34 @@ describe("cancel after the task's function has returned, before the task is done
       expect(error).toBeInstanceOf(CancelledError);
       expect((error as Error).message).toBe("abort the fetch");
       expect(t.cancelled()).toBe(true);
+    });
+  });
+});
+
+describe("cancelling a task that awaits a task which awaits a plain promise", () => {
+  it("the outer await throws once the inner task is done, even if the inner one finishes with a value", async () => {
+    await onVirtualLoop(async () => {
+      const plain = plainPromise<string>();
+      const inner = createTask(async () => await plain.promise);
+      const steps: string[] = [];
+      const outer = createTask(async () => {
+        try {
+          steps.push(`inner gave ${await inner}`);
+        } catch (e) {
+          steps.push(`outer caught ${(e as Error).name}`);
+          throw e;
+        }
+        await sleep(10_000);
+        return "outer finished";
+      });
+      await sleep(1);
+      expect(outer.cancel()).toBe(true);
+      plain.resolve("b");
+      await rejection(outer);
+      expect(outer.cancelled()).toBe(true);
+      expect(steps).toEqual(["outer caught CancelledError"]);
+      expect(getRunningLoop().time()).toBe(1);
+      expect(inner.result()).toBe("b"); // nothing interrupted it: it keeps its value
     });
   });
 });

@@ -132,7 +132,7 @@ describe("code a loop callback starts", () => {
     expect(log).toEqual(["same loop", "slept to 10", "child on the loop: true"]);
   });
 
-  it("a promise chain a callback starts finds no loop once that loop is closed", async () => {
+  it("a promise chain a callback starts finds no loop once that loop has stopped", async () => {
     let later: Promise<string> | undefined;
     await onVirtualLoop(async () => {
       getRunningLoop().callSoon(() => {
@@ -148,6 +148,23 @@ describe("code a loop callback starts", () => {
       await sleep(0);
     });
     expect(await later).toBe("no loop");
+  });
+});
+
+describe("code a Runner's callback started, running between two runs", () => {
+  it("finds no running loop, so a new run() is allowed", async () => {
+    const { Runner } = await import("@aiots/loop");
+    const runner = new Runner({ loop: new VirtualTimeLoop() });
+    let between: Promise<string> | undefined;
+    await runner.run(async () => {
+      getRunningLoop().callSoon(() => {
+        between = new Promise<void>((resolve) => setTimeout(resolve, 5)).then(() => run(async () => "inner run"));
+      });
+      await sleep(0);
+    });
+    expect(await between).toBe("inner run");
+    expect(await runner.run(async () => "second run")).toBe("second run");
+    runner.close();
   });
 });
 
