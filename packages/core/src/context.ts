@@ -27,16 +27,6 @@ const state: ContextState = (holder[KEY] ??= {
   defaultLoopFactory: undefined,
 });
 
-/**
- * The loop whose iteration the running code came from: loop callbacks run with it as the
- * store, so code they start without a task (a promise chain, an async callback after its
- * first await) still finds its loop, as it would while the loop runs in asyncio. Kept under
- * its own registered key, so that copies of this package share it too.
- */
-const LOOPS_KEY = Symbol.for("aiots.context.loops.v1");
-const loopHolder = globalThis as { [LOOPS_KEY]?: AsyncLocalStorage<EventLoop> };
-const loopStorage: AsyncLocalStorage<EventLoop> = (loopHolder[LOOPS_KEY] ??= new AsyncLocalStorage<EventLoop>());
-
 /** The storage whose store is the current task (internal: used by Task to run its function). */
 export const taskStorage: AsyncLocalStorage<TaskLike<unknown>> = state.tasks;
 
@@ -69,17 +59,7 @@ export function currentTaskOrUndefined(): TaskLike<unknown> | undefined {
  * not find it (asyncio's running loop belongs to the code the loop runs).
  */
 export function runningLoopOrUndefined(): EventLoop | undefined {
-  return currentTaskOrUndefined()?.getLoop() ?? state.callbackLoop ?? loopOfScope();
-}
-
-/**
- * The loop whose callback started the running code (see `loopStorage`), while it runs. (The
- * default loop of plain async code runs callbacks without running: that code falls back
- * to it anyway.)
- */
-function loopOfScope(): EventLoop | undefined {
-  const loop = loopStorage.getStore();
-  return loop !== undefined && loop.isRunning() ? loop : undefined;
+  return currentTaskOrUndefined()?.getLoop() ?? state.callbackLoop;
 }
 
 /**
@@ -128,19 +108,6 @@ export const debugSwitch: { everOn: boolean } = ((state as ContextState & { debu
  */
 export function outsideTasks<A>(fn: (arg: A) => void, arg: A): void {
   cleanScope().runInAsyncScope(fn, undefined, arg);
-}
-
-/**
- * Runs `fn(arg)` as `outsideTasks` does, with `loop` as the loop of the code it starts (a
- * loop's iteration): a promise chain or async function a callback starts still finds `loop`
- * after its first await (internal).
- */
-export function insideLoop<A>(loop: EventLoop, fn: (arg: A) => void, arg: A): void {
-  cleanScope().runInAsyncScope(runWithLoop, undefined, loop, fn, arg);
-}
-
-function runWithLoop<A>(loop: EventLoop, fn: (arg: A) => void, arg: A): void {
-  loopStorage.run(loop, fn, arg);
 }
 
 /**

@@ -14,7 +14,6 @@ export {
   markTaskStep,
   runsInline,
   loopForCurrentCode,
-  insideLoop,
   outsideTasks,
   runningLoopOrUndefined,
   debugSwitch,

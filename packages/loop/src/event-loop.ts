@@ -6,7 +6,7 @@ import type {
   TaskFunction,
   TaskOptions,
 } from "@aiots/core";
-import { checkFunction, checkTime, debugSwitch, enterCallbackLoop, insideLoop, runningLoopOrUndefined } from "@aiots/core/internal";
+import { checkFunction, checkTime, debugSwitch, enterCallbackLoop, outsideTasks, runningLoopOrUndefined } from "@aiots/core/internal";
 import { Future, Task, ensureFuture } from "@aiots/future";
 import { dispatchException, printException } from "./exceptions.js";
 import { CallbackHandle, ONE_ARG, packArgs, recordSource } from "./handle.js";
@@ -55,12 +55,12 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   /** @internal */ _debug = false;
   /** @internal */ _exceptionHandler: ExceptionHandler | null = null;
   /** @internal */ readonly _iterate = (): void => {
-    insideLoop(this, runIteration, this);
+    outsideTasks(runIteration, this);
   };
   /** @internal */ readonly _onHostTimer = (): void => {
     this._hostTimer = undefined;
     this._hostTimerWhen = Infinity;
-    insideLoop(this, runIteration, this);
+    outsideTasks(runIteration, this);
   };
 
   constructor() {

@@ -1,4 +1,4 @@
-import { checkTime, insideLoop } from "@aiots/core/internal";
+import { checkTime, outsideTasks } from "@aiots/core/internal";
 import { EventLoop } from "./event-loop.js";
 
 /** Options of `VirtualTimeLoop`. */
@@ -38,7 +38,7 @@ export class VirtualTimeLoop extends EventLoop {
   /** @internal */ _jumpScheduled = false;
   /** @internal */ readonly _jump = (): void => {
     this._jumpScheduled = false;
-    insideLoop(this, jumpToNextTimer, this);
+    outsideTasks(jumpToNextTimer, this);
   };
 
   constructor(options: VirtualTimeLoopOptions = {}) {

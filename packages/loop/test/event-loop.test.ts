@@ -114,43 +114,6 @@ describe("the async context of loop callbacks", () => {
   });
 });
 
-describe("code a loop callback starts", () => {
-  it("an async callback still finds its loop after its first await: getRunningLoop, sleep and createTask use it", async () => {
-    const log: string[] = [];
-    await onVirtualLoop(async () => {
-      const loop = getRunningLoop();
-      loop.callSoon(async () => {
-        await null;
-        log.push(getRunningLoop() === loop ? "same loop" : "another loop");
-        await sleep(10);
-        log.push(`slept to ${loop.time()}`);
-        const child = await loop.createTask(async () => getRunningLoop() === loop);
-        log.push(`child on the loop: ${String(child)}`);
-      });
-      await sleep(100);
-    });
-    expect(log).toEqual(["same loop", "slept to 10", "child on the loop: true"]);
-  });
-
-  it("a promise chain a callback starts finds no loop once that loop has stopped", async () => {
-    let later: Promise<string> | undefined;
-    await onVirtualLoop(async () => {
-      getRunningLoop().callSoon(() => {
-        later = new Promise<void>((resolve) => setTimeout(resolve, 5)).then(() => {
-          try {
-            getRunningLoop();
-            return "found a loop";
-          } catch {
-            return "no loop";
-          }
-        });
-      });
-      await sleep(0);
-    });
-    expect(await later).toBe("no loop");
-  });
-});
-
 describe("code a Runner's callback started, running between two runs", () => {
   it("finds no running loop, so a new run() is allowed", async () => {
     const { Runner } = await import("@aiots/loop");
