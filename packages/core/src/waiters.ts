@@ -27,6 +27,18 @@ export function onDropped<T>(future: FutureLike<T>, giveBack: (value: T) => void
   if ("_onDropped" in f) f._onDropped = giveBack as (value: never) => void;
 }
 
+/** Settles `future` as `thenable` settles, unless it is done by then (internal). */
+export function follow<T>(thenable: PromiseLike<T>, future: FutureLike<T>): void {
+  thenable.then(
+    (value) => {
+      if (!future.done()) future.setResult(value);
+    },
+    (error: unknown) => {
+      if (!future.done()) future.setException(error);
+    },
+  );
+}
+
 /**
  * Calls `hook(future)` when `future` settles. On an aiots future it runs synchronously,
  * inside `cancel()`/`setResult()`/`setException()`, so a waiter leaves its queue at the

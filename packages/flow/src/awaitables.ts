@@ -3,7 +3,7 @@
  * into Futures of one loop, and read outcomes without tripping over odd exceptions.
  */
 import type { AwaitableLike, EventLoop, FutureLike } from "@aiots/core";
-import { markInline, promiseSettled } from "@aiots/core/internal";
+import { follow, markInline, promiseSettled } from "@aiots/core/internal";
 import { Future, ensureFuture, isFuture } from "@aiots/future";
 import { getEventLoop } from "@aiots/loop";
 
@@ -114,14 +114,7 @@ function inlineTask<T>(loop: EventLoop, fn: () => T | PromiseLike<T>): Future<T>
  */
 function promiseChild<T>(loop: EventLoop, promise: PromiseLike<T>, inline: boolean): Future<T> {
   const future = new SettlingWrapper<T>(loop, promise);
-  promise.then(
-    (value) => {
-      if (!future.done()) future.setResult(value);
-    },
-    (error: unknown) => {
-      if (!future.done()) future.setException(error);
-    },
-  );
+  follow(promise, future);
   if (inline) markInline(future);
   return future;
 }

@@ -1,5 +1,5 @@
 
-import { loopForCurrentCode } from "@aiots/core/internal";
+import { follow, loopForCurrentCode } from "@aiots/core/internal";
 import type { AwaitableLike, EventLoop, FutureLike } from "@aiots/core";
 import { Future, isFuture } from "./future.js";
 
@@ -29,14 +29,7 @@ export function ensureFuture<T>(awaitable: AwaitableLike<T>, loop?: EventLoop): 
   if (typeof awaitable === "function") return (loop ?? loopForCurrentCode()).createTask(awaitable) as unknown as Future<T>;
   if (awaitable !== null && typeof awaitable === "object" && typeof (awaitable as PromiseLike<T>).then === "function") {
     const future = new Future<T>(loop ?? loopForCurrentCode());
-    (awaitable as PromiseLike<T>).then(
-      (value) => {
-        if (!future.done()) future.setResult(value);
-      },
-      (error: unknown) => {
-        if (!future.done()) future.setException(error);
-      },
-    );
+    follow(awaitable as PromiseLike<T>, future);
     return future;
   }
   throw new TypeError(`An aiots Future, a promise, a thenable or a function is required, got ${awaitable === null ? "null" : typeof awaitable}`);

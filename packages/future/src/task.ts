@@ -167,7 +167,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     if (this._numCancelsRequested > 0) {
       this._numCancelsRequested--;
       if (this._numCancelsRequested === 0) {
-        this._mustCancel = this._mustCancelOwn = false;
+        this._dropMustCancel();
         if (this._abort !== undefined && this._abort.signal.aborted) this._abort = undefined;
       }
     }
@@ -195,7 +195,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       // (a gather whose children are all done) leaves the cancel pending, as asyncio
       // does: it lands when that await is delivered.
       if (future.cancel(this._cancelMessage)) {
-        this._mustCancel = this._mustCancelOwn = false;
+        this._dropMustCancel();
         return undefined;
       }
     }
@@ -217,6 +217,11 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       }
     }
     return undefined;
+  }
+
+  /** @internal Forgets a pending "cancel at the next await", and whose it was. */
+  _dropMustCancel(): void {
+    this._mustCancel = this._mustCancelOwn = false;
   }
 
   /** @internal Whether an aiots future the task awaits is still pending (what `_cancelWaits` would cancel). */
@@ -267,7 +272,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     // Code asyncio runs inside this task's step finished before the cancel: its outcome goes
     // through, and the cancel waits for the next await (see `markInline`).
     if (runsInline(source)) return undefined;
-    this._mustCancel = this._mustCancelOwn = false;
+    this._dropMustCancel();
     const error = isCancelledError(failure) ? failure : new CancelledError(this._cancelMessage);
     this._late = { source, error };
     return error;
@@ -345,7 +350,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     this._running = undefined;
     this._waitingOn = undefined;
     this._waitingMore = undefined;
-    this._mustCancel = this._mustCancelOwn = false;
+    this._dropMustCancel();
     unregisterTask(this);
     const external = this._external;
     if (external !== undefined) {

@@ -202,15 +202,11 @@ export class Condition {
     let notified = false;
     let failed = false;
     let error: unknown;
-    let turnTaken = false;
     try {
       // The waiter itself is awaited, so the task tracks it: a cancel before the notify
       // withdraws it; one after the notify, before this code resumes, throws here too.
       await waiter;
       notified = true;
-      const turn = this._turns?.take(waiter);
-      turnTaken = true;
-      if (turn !== undefined) await turn;
     } catch (e) {
       // Withdrawn before a notify, or notified and then cancelled before this code resumed
       // (the waiter is resolved then): that notify is passed on below, once the lock is ours
@@ -219,18 +215,17 @@ export class Condition {
       error = e;
       if (!notified && waiter.done() && !waiter.cancelled() && waiter.exception() === null) notified = true;
     }
-    const turns = this._turns;
-    if (turns !== undefined && !turnTaken) {
-      // Leaving on an error is a step of its own in asyncio, run behind the steps scheduled
-      // before it (the parties woken before this one go first): the turn reserved when this
-      // waiter was woken, or when it was withdrawn.
-      const turn = turns.take(waiter);
-      if (turn !== undefined) {
-        try {
-          await turn;
-        } catch (e) {
-          error = e; // cancelled again while waiting for the turn: that cancel is the one thrown
-        }
+    // A woken waiter goes on in its turn, and so does one leaving on an error (a step of its
+    // own in asyncio, run behind the steps scheduled before it): the turn reserved when this
+    // waiter was woken, or when it was withdrawn.
+    const turn = this._turns?.take(waiter);
+    if (turn !== undefined) {
+      try {
+        await turn;
+      } catch (e) {
+        // Cancelled while waiting for the turn: that cancel is the one thrown.
+        failed = true;
+        error = e;
       }
     }
     // Must own the lock again before returning or throwing, even when cancelled meanwhile:
