@@ -214,12 +214,16 @@ export class Queue<T> extends QueueCore<T> implements AsyncIterable<T> {
     return "Queue";
   }
 
-  /** e.g. `Queue [maxsize: 10, size: 3, getters: 0, putters: 2]`, with `, shut down` once shut down. */
+  /**
+   * e.g. `Queue [maxsize: 10, size: 3, getters: 0, putters: 2]`, with `, unfinished: 4` while
+   * items wait for `taskDone()` (asyncio's `tasks=4`) and `, shut down` once shut down.
+   */
   override toString(): string {
+    const unfinished = this._unfinished > 0 ? `, unfinished: ${this._unfinished}` : "";
     const state = this._state === "open" ? "" : `, ${this._state}`;
     return (
       `${this[Symbol.toStringTag]} [maxsize: ${this._maxsize}, size: ${this._store.length}, ` +
-      `getters: ${this._getters.size}, putters: ${this._putters.size}${state}]`
+      `getters: ${this._getters.size}, putters: ${this._putters.size}${unfinished}${state}]`
     );
   }
 

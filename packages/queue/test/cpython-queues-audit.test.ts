@@ -49,10 +49,14 @@ describe("CPython audit: QueueBasicTests", () => {
       });
     });
 
-    it(`${name}: documented difference: toString shows how many items are buffered (size: 1), not the items as asyncio's repr does (test_repr, test_str)`, () => {
+    it(`${name}: documented difference: toString shows how many items are buffered (size: 1), not the items as asyncio's repr does, and the items not yet marked done as asyncio's tasks= (test_repr, test_str, test_format)`, () => {
       const q = make();
       q.putNowait(1);
-      expect(String(q)).toBe(`${name} [maxsize: 0, size: 1, getters: 0, putters: 0]`);
+      expect(String(q)).toBe(`${name} [maxsize: 0, size: 1, getters: 0, putters: 0, unfinished: 1]`);
+      q.getNowait();
+      expect(String(q)).toBe(`${name} [maxsize: 0, size: 0, getters: 0, putters: 0, unfinished: 1]`);
+      q.taskDone();
+      expect(String(q)).toBe(`${name} [maxsize: 0, size: 0, getters: 0, putters: 0]`);
     });
   }
 });

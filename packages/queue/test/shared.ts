@@ -222,7 +222,7 @@ export function sharedQueueTests(name: string, make: (maxsize?: number) => Queue
   });
 
   describe(`${name}: shows its state`, () => {
-    it("toString and util.inspect show maxsize, size, getters and putters", async () => {
+    it("toString and util.inspect show maxsize, size, getters, putters and the items not yet marked done", async () => {
       await onVirtualLoop(async () => {
         const q = make(10);
         expect(String(q)).toBe(`${name} [maxsize: 10, size: 0, getters: 0, putters: 0]`);
@@ -232,12 +232,12 @@ export function sharedQueueTests(name: string, make: (maxsize?: number) => Queue
         q.putNowait(1);
         await getter;
         for (let i = 0; i < 3; i++) q.putNowait(i);
-        expect(inspect(q)).toBe(`${name} [maxsize: 10, size: 3, getters: 0, putters: 0]`);
+        expect(inspect(q)).toBe(`${name} [maxsize: 10, size: 3, getters: 0, putters: 0, unfinished: 4]`);
         expect(Object.prototype.toString.call(q)).toBe(`[object ${name}]`);
         q.shutdown();
-        expect(String(q)).toBe(`${name} [maxsize: 10, size: 3, getters: 0, putters: 0, shut down]`);
+        expect(String(q)).toBe(`${name} [maxsize: 10, size: 3, getters: 0, putters: 0, unfinished: 4, shut down]`);
         q.shutdown(true);
-        expect(String(q)).toBe(`${name} [maxsize: 10, size: 0, getters: 0, putters: 0, shut down immediately]`);
+        expect(String(q)).toBe(`${name} [maxsize: 10, size: 0, getters: 0, putters: 0, unfinished: 1, shut down immediately]`);
       });
     });
 
@@ -248,7 +248,7 @@ export function sharedQueueTests(name: string, make: (maxsize?: number) => Queue
         createTask(() => q.put(2));
         createTask(() => q.put(3));
         await tick();
-        expect(String(q)).toBe(`${name} [maxsize: 1, size: 1, getters: 0, putters: 2]`);
+        expect(String(q)).toBe(`${name} [maxsize: 1, size: 1, getters: 0, putters: 2, unfinished: 1]`);
         q.shutdown();
       });
     });
