@@ -3,6 +3,8 @@
 // re-exported as the type `AbstractEventLoop`).
 export type {
   AwaitableLike,
+  ErrorClass,
+  ErrorMatch,
   EventLoop as AbstractEventLoop,
   ExceptionContext,
   ExceptionHandler,

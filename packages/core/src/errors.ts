@@ -183,20 +183,33 @@ export class ExceptionGroup extends AggregateError {
     return hasBrand(value, "ExceptionGroup") || Function.prototype[Symbol.hasInstance].call(this, value);
   }
 
-  /** The errors (looking inside nested groups) that match, kept in a group of the same shape, or `undefined`. */
-  subgroup(match: (error: unknown) => boolean): ExceptionGroup | undefined {
+  /**
+   * The errors (looking inside nested groups) that match, kept in a group of the same shape, or
+   * `undefined`. `match` is a predicate, an error class, or a list of classes (Python's type or
+   * tuple of types): `g.subgroup(TypeError)`.
+   * @throws TypeError if `match` is none of those.
+   */
+  subgroup(match: ErrorMatch): ExceptionGroup | undefined {
     return this.split(match)[0];
   }
 
-  /** Splits into `[matching, rest]`, each a group of the same shape or `undefined` (Python's `split`). */
-  split(match: (error: unknown) => boolean): [ExceptionGroup | undefined, ExceptionGroup | undefined] {
-    if (typeof match !== "function") throw new TypeError(`split needs a function, got ${typeof match}`);
+  /**
+   * Splits into `[matching, rest]`, each a group of the same shape or `undefined` (Python's
+   * `split`). `match` is as for `subgroup`.
+   * @throws TypeError if `match` is not a predicate, an error class or a list of classes.
+   */
+  split(match: ErrorMatch): [ExceptionGroup | undefined, ExceptionGroup | undefined] {
+    return this._split(toPredicate(match));
+  }
+
+  /** @internal */
+  _split(match: (error: unknown) => boolean): [ExceptionGroup | undefined, ExceptionGroup | undefined] {
     if (match(this)) return [this, undefined];
     const yes: unknown[] = [];
     const no: unknown[] = [];
     for (const error of this.errors) {
       if (error instanceof ExceptionGroup) {
-        const [a, b] = error.split(match);
+        const [a, b] = error._split(match);
         if (a) yes.push(a);
         if (b) no.push(b);
       } else if (match(error)) {
@@ -208,6 +221,38 @@ export class ExceptionGroup extends AggregateError {
     const make = (list: unknown[]) => (list.length === 0 ? undefined : new ExceptionGroup(this.message, list));
     return [make(yes), make(no)];
   }
+}
+
+/** An error class: `TypeError`, `CancelledError`, a class of your own. */
+export type ErrorClass = abstract new (...args: never[]) => unknown;
+
+/** What `ExceptionGroup.subgroup`/`split` match errors with: a predicate, an error class, or a list of classes. */
+export type ErrorMatch = ((error: unknown) => boolean) | ErrorClass | readonly ErrorClass[];
+
+/** Whether `value` is a class whose instances are errors (so `instanceof` is what it means). */
+function isErrorClass(value: unknown): value is ErrorClass {
+  if (typeof value !== "function") return false;
+  const prototype = (value as { prototype?: unknown }).prototype;
+  return value === Error || (typeof prototype === "object" && prototype !== null && prototype instanceof Error);
+}
+
+function toPredicate(match: ErrorMatch): (error: unknown) => boolean {
+  if (isErrorClass(match)) return (error) => error instanceof match;
+  if (Array.isArray(match)) {
+    const classes = match as readonly unknown[];
+    for (const c of classes) {
+      if (!isErrorClass(c)) throw new TypeError(`ExceptionGroup match list must hold error classes, got ${describeValue(c)}`);
+    }
+    return (error) => classes.some((c) => error instanceof (c as ErrorClass));
+  }
+  if (typeof match !== "function") {
+    throw new TypeError(`ExceptionGroup match must be a predicate, an error class or a list of classes, got ${describeValue(match)}`);
+  }
+  return match as (error: unknown) => boolean;
+}
+
+function describeValue(value: unknown): string {
+  return value === null ? "null" : typeof value;
 }
 
 /** Whether `error` is a `CancelledError` (from any copy of aiots). */

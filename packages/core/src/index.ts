@@ -11,6 +11,7 @@ export type {
   TimerHandle,
   WaitOptions,
 } from "./interfaces.js";
+export type { ErrorClass, ErrorMatch } from "./errors.js";
 export {
   AiotsError,
   BrokenBarrierError,

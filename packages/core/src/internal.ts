@@ -22,4 +22,15 @@ export {
   taskContext,
   taskStorage,
 } from "./context.js";
-export { checkFunction, checkInteger, checkTime, checkTimeout, checkWaitOptions } from "./validate.js";
+export {
+  checkBoolean,
+  checkFunction,
+  checkInteger,
+  checkLoop,
+  checkObject,
+  checkOptionalBoolean,
+  checkSignal,
+  checkTime,
+  checkTimeout,
+  checkWaitOptions,
+} from "./validate.js";

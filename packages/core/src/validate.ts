@@ -41,12 +41,50 @@ export function checkWaitOptions(options: unknown, what: string, method?: string
   if (options === undefined || options === null) return undefined;
   // (`what.method`, joined only for the message: the check runs on every wait.)
   if (typeof options !== "object") throw new TypeError(`${label(what, method)} options must be an object, got ${describe(options)}`);
-  const signal = (options as { signal?: unknown }).signal;
-  if (signal === undefined || signal === null) return undefined;
-  if (typeof signal !== "object" || typeof (signal as AbortSignal).addEventListener !== "function" || !("aborted" in signal)) {
-    throw new TypeError(`${label(what, method)} options.signal must be an AbortSignal, got ${describe(signal)}`);
+  if (isSignal(options)) {
+    // A signal where its options go would otherwise be read as options without a signal.
+    throw new TypeError(`${label(what, method)} takes the signal as an option: pass { signal }, not the signal itself`);
   }
-  return signal as AbortSignal;
+  return checkSignal((options as { signal?: unknown }).signal, `${label(what, method)} options.signal`);
+}
+
+/** Checks an optional `signal` option: `null`/`undefined` mean none, else it must be an AbortSignal. */
+export function checkSignal(signal: unknown, what: string): AbortSignal | undefined {
+  if (signal === undefined || signal === null) return undefined;
+  if (!isSignal(signal)) throw new TypeError(`${what} must be an AbortSignal, got ${describe(signal)}`);
+  return signal;
+}
+
+function isSignal(value: unknown): value is AbortSignal {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as AbortSignal).addEventListener === "function" &&
+    typeof (value as AbortSignal).removeEventListener === "function" &&
+    "aborted" in value
+  );
+}
+
+/** Throws a `TypeError` unless `value` is an event loop (an object with `callSoon`). */
+export function checkLoop(value: unknown, what: string): void {
+  if (value === null || typeof value !== "object" || typeof (value as { callSoon?: unknown }).callSoon !== "function") {
+    throw new TypeError(`${what} must be an EventLoop, got ${describe(value)}`);
+  }
+}
+
+/** Throws a `TypeError` unless `value` is an object (not `null`, not a function). */
+export function checkObject(value: unknown, what: string): asserts value is object {
+  if (value === null || typeof value !== "object") throw new TypeError(`${what} must be an object, got ${describe(value)}`);
+}
+
+/** Throws a `TypeError` unless `value` is a boolean. */
+export function checkBoolean(value: unknown, what: string): asserts value is boolean {
+  if (typeof value !== "boolean") throw new TypeError(`${what} must be a boolean, got ${describe(value)}`);
+}
+
+/** Throws a `TypeError` unless `value` is `undefined` or a boolean. */
+export function checkOptionalBoolean(value: unknown, what: string): asserts value is boolean | undefined {
+  if (value !== undefined && typeof value !== "boolean") throw new TypeError(`${what} must be a boolean, got ${describe(value)}`);
 }
 
 function label(what: string, method: string | undefined): string {

@@ -1,5 +1,5 @@
 
-import { follow, loopForCurrentCode } from "@aiots/core/internal";
+import { checkLoop, follow, loopForCurrentCode } from "@aiots/core/internal";
 import type { AwaitableLike, EventLoop, FutureLike } from "@aiots/core";
 import { Future, isFuture } from "./future.js";
 
@@ -9,8 +9,8 @@ import { Future, isFuture } from "./future.js";
  * or other thenable is wrapped in a Future that settles with it. Cancelling that wrapper
  * settles it at once, but the promise itself runs on: a plain promise cannot be stopped.
  *
- * @throws TypeError for anything else; RangeError if `loop` is given and a Future belongs
- *   to another loop.
+ * @throws TypeError for anything else, or if `loop` is given and is not an event loop;
+ *   RangeError if `loop` is given and a Future belongs to another loop.
  * @example
  * ```ts
  * const f = ensureFuture(Promise.resolve(1));
@@ -18,6 +18,7 @@ import { Future, isFuture } from "./future.js";
  * ```
  */
 export function ensureFuture<T>(awaitable: AwaitableLike<T>, loop?: EventLoop): Future<T> {
+  if (loop !== undefined) checkLoop(loop, "ensureFuture loop");
   if (isFuture(awaitable)) {
     if (loop !== undefined) {
       // A future made without a loop, and not used yet, is taken to be `loop`'s.

@@ -1,6 +1,6 @@
 import { CancelledError, InvalidStateError } from "@aiots/core";
 import type { EventLoop, FutureLike } from "@aiots/core";
-import { checkFunction, loopForCurrentCode, taskStorage } from "@aiots/core/internal";
+import { checkFunction, checkLoop, loopForCurrentCode, taskStorage } from "@aiots/core/internal";
 import { debugTracker } from "./debug.js";
 import { ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
 import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf } from "./reaction.js";
@@ -83,9 +83,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
    * otherwise the mistake would only surface at the first done callback).
    */
   constructor(loop?: EventLoop) {
-    if (loop !== undefined && (typeof loop !== "object" || loop === null || typeof loop.callSoon !== "function")) {
-      throw new TypeError(`Future loop must be an EventLoop, got ${loop === null ? "null" : typeof loop}`);
-    }
+    if (loop !== undefined) checkLoop(loop, "Future loop");
     super(captureResolvers);
     takeResolvers(this);
     const prototype = new.target.prototype as object;

@@ -1,4 +1,4 @@
-import { runningLoopOrUndefined } from "@aiots/core/internal";
+import { checkLoop, runningLoopOrUndefined } from "@aiots/core/internal";
 import type { EventLoop } from "@aiots/core";
 import type { Task } from "./task.js";
 
@@ -52,6 +52,7 @@ export function unregisterTask(task: Task<unknown>): void {
  * The tasks of `loop` (default: the running loop) that are not done yet (asyncio's
  * `all_tasks`). Outside any loop and without `loop`, the tasks of every loop.
  *
+ * @throws TypeError if `loop` is given and is not an event loop.
  * @example
  * ```ts
  * createTask(() => sleep(100));
@@ -59,6 +60,7 @@ export function unregisterTask(task: Task<unknown>): void {
  * ```
  */
 export function allTasks(loop?: EventLoop): Set<Task<unknown>> {
+  if (loop !== undefined) checkLoop(loop, "allTasks loop");
   const target = loop ?? runningLoopOrUndefined();
   const out = new Set<Task<unknown>>();
   // A task finished behind its back (through Future's own methods) may still be listed until its step.

@@ -1,4 +1,4 @@
-import { promiseSettled, taskStorage } from "@aiots/core/internal";
+import { checkOptionalBoolean, checkSignal, promiseSettled, taskStorage } from "@aiots/core/internal";
 import type { TaskFunction, TaskOptions } from "@aiots/core";
 import { Future, isFuture } from "./future.js";
 import { adoptHandOver } from "./reaction.js";
@@ -16,12 +16,8 @@ export function checkTaskOptions(options: TaskOptions | undefined): void {
   if (typeof options !== "object") throw new TypeError(`task options must be an object, got ${typeof options}`);
   const { name, eagerStart, signal } = options;
   if (name !== undefined && typeof name !== "string") throw new TypeError(`task name must be a string, got ${typeof name}`);
-  if (signal !== undefined && (typeof signal !== "object" || signal === null || typeof signal.addEventListener !== "function")) {
-    throw new TypeError(`task signal must be an AbortSignal, got ${signal === null ? "null" : typeof signal}`);
-  }
-  if (eagerStart !== undefined && typeof eagerStart !== "boolean") {
-    throw new TypeError(`task option eagerStart must be a boolean, got ${typeof eagerStart}`);
-  }
+  checkSignal(signal, "task signal");
+  checkOptionalBoolean(eagerStart, "task option eagerStart");
 }
 
 export function reasonMessage(reason: unknown): string | undefined {

@@ -104,7 +104,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     // Scheduled first: a closed loop throws here, before anything is registered or listened to.
     if (!eager) callSoonOne(loop, stepTask, this as Task<unknown>);
     const signal = options?.signal;
-    if (signal !== undefined) this._linkSignal(signal);
+    if (signal !== undefined && signal !== null) this._linkSignal(signal);
     registerTask(this);
     if (debugTracker.enabled && loop.getDebug()) debugTracker.watchPendingTask(this);
     if (eager) this._step();

@@ -6,7 +6,7 @@ import type {
   TaskFunction,
   TaskOptions,
 } from "@aiots/core";
-import { checkFunction, checkTime, debugSwitch, enterCallbackLoop, outsideTasks, runningLoopOrUndefined } from "@aiots/core/internal";
+import { checkBoolean, checkFunction, checkObject, checkTime, debugSwitch, enterCallbackLoop, outsideTasks, runningLoopOrUndefined } from "@aiots/core/internal";
 import { Future, Task, ensureFuture } from "@aiots/future";
 import { dispatchException, printException } from "./exceptions.js";
 import { CallbackHandle, ONE_ARG, packArgs, recordSource } from "./handle.js";
@@ -39,8 +39,7 @@ type Callback = (...args: never[]) => unknown;
  * ```
  */
 export class EventLoop implements EventLoopInterface, HandleOwner {
-  /** Callbacks slower than this (ms) are reported in debug mode. */
-  slowCallbackDuration = 100;
+  /** @internal */ _slowCallbackDuration = 100;
   /** @internal */ _ready: CallbackHandle[] = [];
   /** @internal */ _spare: CallbackHandle[] = [];
   /** @internal */ readonly _timers = new Timers();
@@ -185,19 +184,48 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     return this._exceptionHandler;
   }
 
-  /** Reports an error that has nowhere else to go: to the handler set, else the default one. */
+  /**
+   * Reports an error that has nowhere else to go: to the handler set, else the default one.
+   * @throws TypeError if `context` is not an object.
+   */
   callExceptionHandler(context: ExceptionContext): void {
+    checkObject(context, "exception handler context");
     dispatchException(this, this._exceptionHandler, context);
   }
 
-  /** Prints the context's message, its other fields and its error with `console.error`. */
+  /**
+   * Prints the context's message, its other fields and its error with `console.error`.
+   * @throws TypeError if `context` is not an object.
+   */
   defaultExceptionHandler(context: ExceptionContext): void {
+    checkObject(context, "exception handler context");
     printException(context);
   }
 
+  /**
+   * Turns debug mode on or off: slow callbacks, exceptions never retrieved and tasks
+   * collected while pending are reported through the exception handler.
+   * @throws TypeError if `enabled` is not a boolean (the mode is left as it was).
+   */
   setDebug(enabled: boolean): void {
-    this._debug = Boolean(enabled);
-    if (this._debug) debugSwitch.everOn = true;
+    checkBoolean(enabled, "setDebug enabled");
+    this._debug = enabled;
+    if (enabled) debugSwitch.everOn = true;
+  }
+
+  /**
+   * Callbacks slower than this (ms, default 100) are reported in debug mode.
+   * @throws TypeError for a non-number, RangeError for `NaN` or a negative number (the value
+   *   is left as it was).
+   */
+  get slowCallbackDuration(): number {
+    return this._slowCallbackDuration;
+  }
+
+  set slowCallbackDuration(ms: number) {
+    checkTime(ms, "slowCallbackDuration");
+    if (ms < 0) throw new RangeError(`slowCallbackDuration must be >= 0, got ${ms}`);
+    this._slowCallbackDuration = ms;
   }
 
   getDebug(): boolean {

@@ -1,5 +1,5 @@
 import { isCancelledError } from "@aiots/core";
-import { contextHere, runningLoopOrUndefined } from "@aiots/core/internal";
+import { checkObject, checkOptionalBoolean, contextHere, runningLoopOrUndefined } from "@aiots/core/internal";
 import type { EventLoop as EventLoopInterface, TaskFunction } from "@aiots/core";
 import { allTasks } from "@aiots/future";
 import type { Task } from "@aiots/future";
@@ -46,8 +46,17 @@ export class Runner {
   /** @internal The async context taken when the loop was made: where every run's main starts. */
   _context: AsyncResource | undefined;
 
+  /**
+   * @throws TypeError (at construction) if `options` is not an object, `options.loop` not an
+   *   event loop, or `options.debug` not a boolean.
+   */
   constructor(options: RunOptions = {}) {
-    if (options === null || typeof options !== "object") throw new TypeError(`Runner options must be an object, got ${typeof options}`);
+    checkObject(options, "Runner options");
+    const { loop, debug } = options;
+    if (loop !== undefined && (loop === null || typeof loop !== "object" || typeof loop.runUntilComplete !== "function")) {
+      throw new TypeError("Runner option loop must be an EventLoop");
+    }
+    checkOptionalBoolean(debug, "Runner option debug");
     this._options = options;
   }
 
@@ -130,11 +139,7 @@ export class Runner {
   _lazyInit(): void {
     if (this._state === "closed") throw new Error("Runner is closed");
     if (this._state === "initialized") return;
-    const given = this._options.loop;
-    if (given !== undefined && (given === null || typeof given !== "object" || typeof given.runUntilComplete !== "function")) {
-      throw new TypeError("Runner option loop must be an EventLoop");
-    }
-    const loop = given ?? new EventLoop();
+    const loop = this._options.loop ?? new EventLoop();
     if (loop.isClosed()) throw new Error("Event loop is closed");
     if (this._options.debug !== undefined) loop.setDebug(this._options.debug);
     this._loop = loop;

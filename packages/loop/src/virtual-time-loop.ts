@@ -1,4 +1,4 @@
-import { checkTime, outsideTasks } from "@aiots/core/internal";
+import { checkObject, checkTime, outsideTasks } from "@aiots/core/internal";
 import { EventLoop } from "./event-loop.js";
 
 /** Options of `VirtualTimeLoop`. */
@@ -42,6 +42,7 @@ export class VirtualTimeLoop extends EventLoop {
   };
 
   constructor(options: VirtualTimeLoopOptions = {}) {
+    checkObject(options, "VirtualTimeLoop options");
     super();
     const start = options.start ?? 0;
     checkTime(start, "VirtualTimeLoop start");

@@ -1,3 +1,4 @@
+import { checkOrderable, defaultCompare } from "./compare.js";
 import type { ItemStore } from "./store.js";
 
 /**
@@ -24,6 +25,7 @@ export class HeapStore<T> implements ItemStore<T> {
     const items = this._items;
     const compare = this._compare;
     const end = items.length;
+    if (end === 0 && compare === defaultCompare) checkOrderable(item);
     // Find the place first, comparing only: a comparator that throws changes nothing.
     let place = end;
     while (place > 0) {
@@ -42,6 +44,7 @@ export class HeapStore<T> implements ItemStore<T> {
 
   check(item: T): void {
     if (this._items.length > 0) this._compare(item, this._items[0] as T);
+    else if (this._compare === defaultCompare) checkOrderable(item);
   }
 
   take(): T {

@@ -21,7 +21,7 @@ function describe(value: unknown): string {
  */
 export function checkMaxsize(value: unknown, what: string): number {
   if (typeof value !== "number") throw new TypeError(`${what} maxsize must be an integer, got ${describe(value)}`);
-  if (!Number.isInteger(value) && value !== Infinity) {
+  if (!Number.isInteger(value) && value !== Infinity && value !== -Infinity) {
     throw new RangeError(`${what} maxsize must be an integer (<= 0 for unbounded), got ${describe(value)}`);
   }
   return value;
