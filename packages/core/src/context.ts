@@ -54,12 +54,61 @@ export function currentTaskOrUndefined(): TaskLike<unknown> | undefined {
 
 /**
  * The loop of the running code: the current task's loop, else the loop whose callback is
- * running; `undefined` otherwise. A loop sitting in `runForever` elsewhere does not count:
- * unrelated code (a host timer, a test body) interleaves with it in JavaScript, and must
- * not find it (asyncio's running loop belongs to the code the loop runs).
+ * running, else, while it runs, the loop of the callback or the finished task whose code
+ * started this code (an async callback after its first await, a promise chain); `undefined`
+ * otherwise. A loop sitting in `runForever` elsewhere does not count: unrelated code (a host
+ * timer, a test body) interleaves with it in JavaScript, and must not find it (asyncio's
+ * running loop belongs to the code the loop runs).
  */
 export function runningLoopOrUndefined(): EventLoop | undefined {
-  return currentTaskOrUndefined()?.getLoop() ?? state.callbackLoop;
+  const store = state.tasks.getStore();
+  if (store !== undefined && !store.done()) return store.getLoop();
+  const callbackLoop = state.callbackLoop;
+  if (callbackLoop !== undefined || store === undefined) return callbackLoop;
+  const loop = store.getLoop();
+  return loop.isRunning() ? loop : undefined;
+}
+
+/**
+ * What the task storage holds for the code a loop's callbacks run, and for what that code
+ * starts: no task (it is never current: `done()`), but the loop. It tracks no await, as code
+ * outside tasks does not.
+ */
+class LoopScope {
+  readonly _loop: EventLoop;
+  constructor(loop: EventLoop) {
+    this._loop = loop;
+  }
+  done(): boolean {
+    return true;
+  }
+  getLoop(): EventLoop {
+    return this._loop;
+  }
+  _awaitStarted(): undefined {
+    return undefined;
+  }
+  _takeLateCancel(): undefined {
+    return undefined;
+  }
+}
+
+/** Each loop's own context: the module's, with the loop's `LoopScope` in the task storage. */
+const loopScopes = new WeakMap<EventLoop, AsyncResource>();
+
+/**
+ * Runs `fn(arg)` as `outsideTasks` does, but in `loop`'s own context (internal: the loop's
+ * iterations), so that code its callbacks start and that goes on after they return still
+ * finds the loop while it runs.
+ */
+export function inLoopScope<A>(loop: EventLoop, fn: (arg: A) => void, arg: A): void {
+  let scope = loopScopes.get(loop);
+  if (scope === undefined) {
+    const marker = new LoopScope(loop) as unknown as TaskLike<unknown>;
+    scope = pristine.runInAsyncScope(() => state.tasks.run(marker, contextHere));
+    loopScopes.set(loop, scope);
+  }
+  (storesStick ? scope.runInAsyncScope(contextHere) : scope).runInAsyncScope(fn, undefined, arg);
 }
 
 /**

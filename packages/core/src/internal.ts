@@ -15,6 +15,7 @@ export {
   runsInline,
   loopForCurrentCode,
   outsideTasks,
+  inLoopScope,
   runningLoopOrUndefined,
   debugSwitch,
   enterCallbackLoop,

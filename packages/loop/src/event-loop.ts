@@ -6,7 +6,7 @@ import type {
   TaskFunction,
   TaskOptions,
 } from "@aiots/core";
-import { checkBoolean, checkFunction, checkObject, checkTime, debugSwitch, enterCallbackLoop, outsideTasks, runningLoopOrUndefined } from "@aiots/core/internal";
+import { checkBoolean, checkFunction, checkObject, checkTime, debugSwitch, enterCallbackLoop, inLoopScope, runningLoopOrUndefined } from "@aiots/core/internal";
 import { Future, Task, ensureFuture } from "@aiots/future";
 import { dispatchException, printException } from "./exceptions.js";
 import { CallbackHandle, ONE_ARG, packArgs, recordSource } from "./handle.js";
@@ -54,12 +54,12 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   /** @internal */ _debug = false;
   /** @internal */ _exceptionHandler: ExceptionHandler | null = null;
   /** @internal */ readonly _iterate = (): void => {
-    outsideTasks(runIteration, this);
+    inLoopScope(this, runIteration, this);
   };
   /** @internal */ readonly _onHostTimer = (): void => {
     this._hostTimer = undefined;
     this._hostTimerWhen = Infinity;
-    outsideTasks(runIteration, this);
+    inLoopScope(this, runIteration, this);
   };
 
   constructor() {

@@ -1,4 +1,4 @@
-import { checkObject, checkTime, outsideTasks } from "@aiots/core/internal";
+import { checkObject, checkTime, inLoopScope } from "@aiots/core/internal";
 import { EventLoop } from "./event-loop.js";
 
 /** Options of `VirtualTimeLoop`. */
@@ -38,7 +38,7 @@ export class VirtualTimeLoop extends EventLoop {
   /** @internal */ _jumpScheduled = false;
   /** @internal */ readonly _jump = (): void => {
     this._jumpScheduled = false;
-    outsideTasks(jumpToNextTimer, this);
+    inLoopScope(this, jumpToNextTimer, this);
   };
 
   constructor(options: VirtualTimeLoopOptions = {}) {

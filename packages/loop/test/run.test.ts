@@ -216,6 +216,70 @@ describe("getRunningLoop", () => {
     expect(seen).toEqual([loop, loop, loop]);
   });
 
+  it("finds the loop in code a callback started, after the callback returned: an async callback after its await, a promise chain", async () => {
+    const loop = new VirtualTimeLoop();
+    const seen: unknown[] = [];
+    let sleptUntil = -1;
+    await run(async () => {
+      loop.callSoon(async () => {
+        await Promise.resolve();
+        seen.push(getRunningLoop());
+        await sleep(1000); // on the virtual loop: no real second passes
+        sleptUntil = loop.time();
+      });
+      loop.callLater(5, () => {
+        void Promise.resolve().then(() => seen.push(getRunningLoop()));
+      });
+      await sleep(2000);
+    }, { loop });
+    expect(seen).toEqual([loop, loop]);
+    expect(sleptUntil).toBe(1000);
+  });
+
+  it("finds the loop in code a task started that goes on after the task is done, while the loop runs", async () => {
+    const loop = new VirtualTimeLoop();
+    let found: unknown;
+    let taskDone: boolean | undefined;
+    await run(async () => {
+      const t = createTask(async () => {
+        void (async () => {
+          await sleep(10);
+          taskDone = t.done();
+          found = getRunningLoop();
+        })();
+        return 1;
+      });
+      await sleep(20);
+    }, { loop });
+    expect(taskDone).toBe(true);
+    expect(found).toBe(loop);
+  });
+
+  it("code a callback started does not find the loop once the loop has stopped running", async () => {
+    const loop = new VirtualTimeLoop();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let outcome: string | undefined;
+    const after = new Promise<void>((resolve) => {
+      void run(async () => {
+        loop.callSoon(async () => {
+          await gate;
+          try {
+            getRunningLoop();
+            outcome = "found a loop";
+          } catch (e) {
+            outcome = (e as Error).message;
+          }
+          resolve();
+        });
+        await sleep(0);
+      }, { loop }).then(() => release());
+    });
+    await after;
+    expect(loop.isClosed()).toBe(true);
+    expect(outcome).toBe("no running event loop");
+  });
+
   it("throws an Error outside a loop", () => {
     expect(() => getRunningLoop()).toThrow(/no running event loop/);
   });
