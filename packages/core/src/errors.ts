@@ -19,8 +19,17 @@ function hasBrand(value: unknown, name: string): boolean {
 }
 
 /**
- * The base of the single-cause aiots errors: sets `name` and the brand, and makes
- * `instanceof` recognise errors from another copy of the package.
+ * The base of the single-cause aiots errors (`ExceptionGroup` is not one): sets `name` and
+ * the brand, and makes `instanceof` of each subclass (`e instanceof CancelledError`)
+ * recognise errors from another copy of the package. `instanceof AiotsError` itself
+ * recognises only this copy's.
+ *
+ * @example
+ * ```ts
+ * try { new Queue().getNowait() } catch (e) {
+ *   if (e instanceof AiotsError) console.log(e.name); // "QueueEmpty"
+ * }
+ * ```
  */
 export abstract class AiotsError extends Error {
   static readonly errorName: string = "AiotsError";
@@ -223,10 +232,30 @@ export class ExceptionGroup extends AggregateError {
   }
 }
 
-/** An error class: `TypeError`, `CancelledError`, a class of your own. */
+/**
+ * An error class: `TypeError`, `CancelledError`, a class of your own.
+ *
+ * @example
+ * ```ts
+ * const expected: ErrorClass[] = [TypeError, CancelledError];
+ * const g = new ExceptionGroup("failures", [new TypeError("a"), new Error("b")]);
+ * console.log(g.subgroup(expected)?.errors.length); // 1
+ * ```
+ */
 export type ErrorClass = abstract new (...args: never[]) => unknown;
 
-/** What `ExceptionGroup.subgroup`/`split` match errors with: a predicate, an error class, or a list of classes. */
+/**
+ * What `ExceptionGroup.subgroup`/`split` match errors with: a predicate, an error class, or
+ * a list of classes (Python's type or tuple of types).
+ *
+ * @example
+ * ```ts
+ * const isTimeout: ErrorMatch = (e) => e instanceof TimeoutError;
+ * const g = new ExceptionGroup("two", [new TimeoutError(), new Error("x")]);
+ * const [timeouts, rest] = g.split(isTimeout);
+ * console.log(timeouts?.errors.length, rest?.errors.length); // 1 1
+ * ```
+ */
 export type ErrorMatch = ((error: unknown) => boolean) | ErrorClass | readonly ErrorClass[];
 
 /** Whether `value` is a class whose instances are errors (so `instanceof` is what it means). */
@@ -255,7 +284,16 @@ function describeValue(value: unknown): string {
   return value === null ? "null" : typeof value;
 }
 
-/** Whether `error` is a `CancelledError` (from any copy of aiots). */
+/**
+ * Whether `error` is a `CancelledError` (from any copy of aiots).
+ *
+ * @example
+ * ```ts
+ * const t = createTask(() => sleep(1000));
+ * t.cancel();
+ * try { await t } catch (e) { console.log(isCancelledError(e)) } // true
+ * ```
+ */
 export function isCancelledError(error: unknown): error is CancelledError {
   return hasBrand(error, "CancelledError");
 }

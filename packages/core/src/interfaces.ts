@@ -4,7 +4,16 @@
  * `EventLoop` drives them: the host loop, the virtual-time loop, or a user's own.
  */
 
-/** A callback scheduled with `callSoon` (asyncio's `Handle`). */
+/**
+ * A callback scheduled with `callSoon` (asyncio's `Handle`).
+ *
+ * @example
+ * ```ts
+ * const handle: Handle = getEventLoop().callSoon(() => console.log("never printed"));
+ * handle.cancel();
+ * console.log(handle.cancelled()); // true
+ * ```
+ */
 export interface Handle {
   /** Stops the callback from running; does nothing if it already ran. */
   cancel(): void;
@@ -12,13 +21,33 @@ export interface Handle {
   cancelled(): boolean;
 }
 
-/** A callback scheduled with `callLater`/`callAt` (asyncio's `TimerHandle`). */
+/**
+ * A callback scheduled with `callLater`/`callAt` (asyncio's `TimerHandle`).
+ *
+ * @example
+ * ```ts
+ * const loop = new VirtualTimeLoop();
+ * const timer: TimerHandle = loop.callLater(1000, () => console.log("never printed"));
+ * console.log(timer.when()); // 1000
+ * timer.cancel();
+ * ```
+ */
 export interface TimerHandle extends Handle {
   /** The loop time (ms) at which the callback is scheduled to run. */
   when(): number;
 }
 
-/** What a loop's exception handler is given (asyncio's exception-handler context). */
+/**
+ * What a loop's exception handler is given (asyncio's exception-handler context).
+ *
+ * @example
+ * ```ts
+ * getEventLoop().setExceptionHandler((_, context) => {
+ *   console.log(context.message, (context.exception as Error).message); // "Exception in callback boom" "oops"
+ * });
+ * getEventLoop().callSoon(function boom() { throw new Error("oops") });
+ * ```
+ */
 export interface ExceptionContext {
   /** What went wrong, in words. */
   message: string;
@@ -34,10 +63,30 @@ export interface ExceptionContext {
   [key: string]: unknown;
 }
 
-/** A loop's exception handler: `(loop, context)`, as asyncio's. */
+/**
+ * A loop's exception handler: `(loop, context)`, as asyncio's.
+ *
+ * @example
+ * ```ts
+ * const quietAboutCancels: ExceptionHandler = (loop, context) => {
+ *   if (!isCancelledError(context.exception)) loop.defaultExceptionHandler(context);
+ * };
+ * getEventLoop().setExceptionHandler(quietAboutCancels);
+ * ```
+ */
 export type ExceptionHandler = (loop: EventLoop, context: ExceptionContext) => void;
 
-/** Options of `createTask`. */
+/**
+ * Options of `createTask`.
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * const task = createTask(() => sleep(1000), { name: "poller", signal: controller.signal });
+ * controller.abort();
+ * try { await task } catch { console.log(task.getName(), task.cancelled()) } // "poller" true
+ * ```
+ */
 export interface TaskOptions {
   /** The task's name (default `Task-N`). */
   name?: string;
@@ -52,16 +101,43 @@ export interface TaskOptions {
   eagerStart?: boolean;
 }
 
-/** Options of every method that waits: an `AbortSignal` for code outside tasks. */
+/**
+ * Options of every method that waits: an `AbortSignal` for code outside tasks.
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * const waiting = new Event().wait({ signal: controller.signal });
+ * controller.abort(new Error("gave up"));
+ * try { await waiting } catch (e) { console.log((e as Error).message) } // "gave up"
+ * ```
+ */
 export interface WaitOptions {
   /** Aborting it withdraws this one wait, which rejects with the signal's `reason`. */
   signal?: AbortSignal;
 }
 
-/** A function that can be run as a task. */
+/**
+ * A function that can be run as a task.
+ *
+ * @example
+ * ```ts
+ * const answer: TaskFunction<number> = async () => { await sleep(10); return 42 };
+ * console.log(await createTask(answer)); // 42
+ * ```
+ */
 export type TaskFunction<T> = () => T | PromiseLike<T>;
 
-/** A Future (asyncio's `Future`), as the other packages see it. */
+/**
+ * A Future (asyncio's `Future`), as the other packages see it.
+ *
+ * @example
+ * ```ts
+ * const fut: FutureLike<number> = getEventLoop().createFuture<number>();
+ * fut.addDoneCallback((f) => console.log("done:", f.result())); // "done: 7"
+ * fut.setResult(7);
+ * ```
+ */
 export interface FutureLike<T> extends PromiseLike<T> {
   /** The result; throws the exception, `CancelledError`, or `InvalidStateError` if pending. */
   result(): T;
@@ -85,7 +161,17 @@ export interface FutureLike<T> extends PromiseLike<T> {
   getLoop(): EventLoop;
 }
 
-/** A Task (asyncio's `Task`), as the other packages see it. */
+/**
+ * A Task (asyncio's `Task`), as the other packages see it.
+ *
+ * @example
+ * ```ts
+ * const task: TaskLike<void> = createTask(() => sleep(1000), { name: "worker" });
+ * task.signal.addEventListener("abort", () => console.log("aborted"));
+ * task.cancel(); // "aborted"
+ * console.log(task.getName(), task.cancelling()); // "worker" 1
+ * ```
+ */
 export interface TaskLike<T> extends FutureLike<T> {
   getName(): string;
   setName(name: string): void;
@@ -100,10 +186,29 @@ export interface TaskLike<T> extends FutureLike<T> {
 /**
  * What `gather`, `wait`, `waitFor`... accept: a Future or Task, any promise or thenable,
  * or a function (run as a task on the current loop, so it can be interrupted).
+ *
+ * @example
+ * ```ts
+ * const inputs: AwaitableLike<number>[] = [sleep(10, 1), Promise.resolve(2), async () => 3];
+ * console.log(await gather(inputs)); // [1, 2, 3]
+ * ```
  */
 export type AwaitableLike<T> = FutureLike<T> | PromiseLike<T> | TaskFunction<T>;
 
-/** An event loop (asyncio's `AbstractEventLoop`, the parts aiots uses). Times are in milliseconds. */
+/**
+ * An event loop (asyncio's `AbstractEventLoop`, the parts aiots uses). Times are in milliseconds.
+ * (The `aiots` package exports it as the type `AbstractEventLoop`; its `EventLoop` is the host loop class.)
+ *
+ * @example
+ * ```ts
+ * function delay(loop: EventLoop, ms: number): FutureLike<void> {
+ *   const fut = loop.createFuture<void>();
+ *   loop.callLater(ms, () => fut.setResult());
+ *   return fut;
+ * }
+ * await delay(getEventLoop(), 50);
+ * ```
+ */
 export interface EventLoop {
   /** Monotonic time in ms. */
   time(): number;

@@ -4,7 +4,17 @@ import { Deque, WaiterQueue, checkTimeout } from "@aiots/core/internal";
 import { Future } from "@aiots/future";
 import { collect, copyOutcome, toFutures, waitDone } from "./awaitables.js";
 
-/** Options of `asCompleted`. */
+/**
+ * Options of `asCompleted`.
+ *
+ * @example
+ * ```ts
+ * const it = asCompleted([sleep(10, "fast"), sleep(1000, "slow")], { timeout: 100 });
+ * try {
+ *   for await (const v of it) console.log(v); // "fast"
+ * } catch (e) { console.log(e instanceof TimeoutError) } // true
+ * ```
+ */
 export interface AsCompletedOptions {
   /** ms after which every result not yet in throws `TimeoutError` (`null`: no limit). */
   timeout?: number | null;
@@ -28,6 +38,13 @@ type Slot<T> = Future<T> | typeof TIMED_OUT;
  * that asCompleted started from functions, which nobody else can reach, are cancelled, and
  * the `for await` form waits until they have finished. The Futures, Tasks and promises you
  * passed in are left alone. (asyncio cancels nothing, and lets a loop resume after `break`.)
+ *
+ * @example
+ * ```ts
+ * for (const next of asCompleted([sleep(30, "b"), sleep(10, "a")])) {
+ *   console.log(await next); // "a", then "b"
+ * }
+ * ```
  */
 export class AsCompleted<T> implements Iterable<PromiseLike<T>>, AsyncIterable<T> {
   /** @internal */ readonly _loop: EventLoop;

@@ -7,7 +7,16 @@ import { follow, markInline, promiseSettled } from "@aiots/core/internal";
 import { Future, ensureFuture, isFuture } from "@aiots/future";
 import { getEventLoop } from "@aiots/loop";
 
-/** The result type of one awaitable: a function's awaited return value, else the awaited value. */
+/**
+ * The result type of one awaitable: a function's awaited return value, else the awaited value.
+ *
+ * @example
+ * ```ts
+ * type FromFunction = AwaitedResult<() => Promise<number>>; // number
+ * type FromFuture = AwaitedResult<Future<string>>; // string
+ * const pair: [FromFunction, FromFuture] = [1, "one"];
+ * ```
+ */
 export type AwaitedResult<A> = A extends (...args: never[]) => infer R ? Awaited<R> : Awaited<A>;
 
 /** The input after checking and conversion. */

@@ -4,19 +4,44 @@ import { getEventLoop } from "@aiots/loop";
 import { collect, failureOf, thrownBy, toFutures } from "./awaitables.js";
 import type { AwaitedResult } from "./awaitables.js";
 
-/** Options of `gather`. */
+/**
+ * Options of `gather`.
+ *
+ * @example
+ * ```ts
+ * const fail = async () => { throw new Error("nope") };
+ * const [a, b] = await gather([sleep(10, 1), fail], { returnExceptions: true });
+ * console.log(a, b.message); // 1 "nope"
+ * ```
+ */
 export interface GatherOptions {
   /** Put each child's error in its result slot instead of rejecting with the first one. */
   returnExceptions?: boolean;
 }
 
-/** The results of `gather(aws)`: one per input, in input order. */
+/**
+ * The results of `gather(aws)`: one per input, in input order.
+ *
+ * @example
+ * ```ts
+ * const aws = [sleep(10, "a"), async () => 2] as const;
+ * const results: GatherResults<typeof aws> = await gather(aws); // [string, number]
+ * console.log(results); // ["a", 2]
+ * ```
+ */
 export type GatherResults<A extends readonly unknown[]> = { -readonly [K in keyof A]: AwaitedResult<A[K]> };
 
 /**
  * The results of `gather(aws, { returnExceptions: true })`: a result or the error in each
  * slot. Typed `Error`, since that is what code throws; a non-Error throwable comes back
  * as it was thrown.
+ *
+ * @example
+ * ```ts
+ * const aws = [async () => 1, async () => { throw new Error("no") }] as const;
+ * const results: GatherSettledResults<typeof aws> = await gather(aws, { returnExceptions: true });
+ * for (const r of results) console.log(r instanceof Error ? r.message : r); // 1, then "no"
+ * ```
  */
 export type GatherSettledResults<A extends readonly unknown[]> = { -readonly [K in keyof A]: AwaitedResult<A[K]> | Error };
 
@@ -24,6 +49,13 @@ export type GatherSettledResults<A extends readonly unknown[]> = { -readonly [K 
  * The Future `gather` returns (asyncio's `_GatheringFuture`): cancelling it cancels the
  * children instead of marking it cancelled at once, and it ends cancelled once they are
  * all done.
+ *
+ * @example
+ * ```ts
+ * const g = gather([() => sleep(1000), () => sleep(1000)]);
+ * g.cancel(); // cancels both children; g ends cancelled once they have finished
+ * try { await g } catch (e) { console.log(isCancelledError(e), g.cancelled()) } // true true
+ * ```
  */
 export class GatheringFuture<T> extends Future<T> {
   /** @internal */ readonly _children: readonly Future<unknown>[];

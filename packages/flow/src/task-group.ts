@@ -6,7 +6,17 @@ import type { Task } from "@aiots/future";
 import { failureOf } from "./awaitables.js";
 import { inTask, runBody } from "./structured.js";
 
-/** The lifecycle of a `TaskGroup`: made, body running, waiting for the children, over. */
+/**
+ * The lifecycle of a `TaskGroup`: made, body running, waiting for the children, over.
+ *
+ * @example
+ * ```ts
+ * const tg = new TaskGroup();
+ * console.log(tg.state); // "created"
+ * await tg.run(async () => console.log(tg.state)); // "entered"
+ * console.log(tg.state); // "finished"
+ * ```
+ */
 export type TaskGroupState = "created" | "entered" | "exiting" | "finished";
 
 /**

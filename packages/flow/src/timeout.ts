@@ -7,6 +7,13 @@ import { inTask, runBody } from "./structured.js";
 /**
  * The lifecycle of a `Timeout` (asyncio's `_State`): made, running its body, deadline passed
  * but the body not unwound yet, then ended by the deadline or on its own.
+ *
+ * @example
+ * ```ts
+ * await timeout(10, async (scope) => {
+ *   try { await sleep(1000) } finally { console.log(scope.state) } // "expiring"
+ * }).catch((e) => console.log(e instanceof TimeoutError)); // true
+ * ```
  */
 export type TimeoutState = "created" | "active" | "expiring" | "expired" | "finished";
 
@@ -131,7 +138,19 @@ export class Timeout {
   }
 }
 
-/** The body of a scope: gets the scope, may return a value or a promise of one. */
+/**
+ * The body of a scope: gets the scope, may return a value or a promise of one.
+ *
+ * @example
+ * ```ts
+ * const body: TimeoutBody<string> = async (scope) => {
+ *   scope.reschedule(null); // no deadline after all
+ *   await sleep(50);
+ *   return "done";
+ * };
+ * console.log(await timeout(10, body)); // "done"
+ * ```
+ */
 export type TimeoutBody<T> = (scope: Timeout) => T | PromiseLike<T>;
 
 async function runScope<T>(scope: Timeout, what: string, fn: TimeoutBody<T>): Promise<Awaited<T>> {

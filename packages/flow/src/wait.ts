@@ -3,17 +3,64 @@ import { checkTimeout, checkWaitOptions, linkAbort, onSettle } from "@aiots/core
 import { Future } from "@aiots/future";
 import { collect, failureOf, toFutures } from "./awaitables.js";
 
-/** Return as soon as any awaitable is done. */
+/**
+ * Return as soon as any awaitable is done (asyncio's `FIRST_COMPLETED`).
+ *
+ * @example
+ * ```ts
+ * const aws = [sleep(10, "a"), sleep(1000, "b")];
+ * const { done, pending } = await wait(aws, { returnWhen: FIRST_COMPLETED });
+ * console.log(done.size, pending.size); // 1 1
+ * ```
+ */
 export const FIRST_COMPLETED = "FIRST_COMPLETED";
-/** Return as soon as any awaitable fails (not counting cancellation), else when all are done. */
+/**
+ * Return as soon as any awaitable fails (not counting cancellation), else when all are done
+ * (asyncio's `FIRST_EXCEPTION`).
+ *
+ * @example
+ * ```ts
+ * const fail = async (): Promise<void> => { await sleep(10); throw new Error("boom") };
+ * const { done, pending } = await wait([fail, () => sleep(1000)], { returnWhen: FIRST_EXCEPTION });
+ * for (const f of done) console.log((f.exception() as Error).message); // "boom"
+ * for (const f of pending) f.cancel();
+ * ```
+ */
 export const FIRST_EXCEPTION = "FIRST_EXCEPTION";
-/** Return when every awaitable is done (the default). */
+/**
+ * Return when every awaitable is done (the default; asyncio's `ALL_COMPLETED`).
+ *
+ * @example
+ * ```ts
+ * const { done, pending } = await wait([sleep(10), sleep(20)], { returnWhen: ALL_COMPLETED });
+ * console.log(done.size, pending.size); // 2 0
+ * ```
+ */
 export const ALL_COMPLETED = "ALL_COMPLETED";
 
-/** When `wait` returns. */
+/**
+ * When `wait` returns: `FIRST_COMPLETED`, `FIRST_EXCEPTION` or `ALL_COMPLETED` (the
+ * constants, or the same strings).
+ *
+ * @example
+ * ```ts
+ * const until = (urgent: boolean): ReturnWhen => (urgent ? FIRST_COMPLETED : "ALL_COMPLETED");
+ * const { done } = await wait([sleep(10), sleep(20)], { returnWhen: until(true) });
+ * console.log(done.size); // 1
+ * ```
+ */
 export type ReturnWhen = typeof FIRST_COMPLETED | typeof FIRST_EXCEPTION | typeof ALL_COMPLETED;
 
-/** Options of `wait`. */
+/**
+ * Options of `wait`.
+ *
+ * @example
+ * ```ts
+ * const options: WaitFlowOptions = { timeout: 50, returnWhen: "FIRST_EXCEPTION" };
+ * const { done, pending } = await wait([sleep(10), sleep(1000)], options);
+ * console.log(done.size, pending.size); // 1 1 (the timeout passed; nothing was cancelled)
+ * ```
+ */
 export interface WaitFlowOptions extends WaitOptions {
   /** Return after this many ms at the latest (`null`: no limit). Nothing is cancelled then. */
   timeout?: number | null;
@@ -21,7 +68,15 @@ export interface WaitFlowOptions extends WaitOptions {
   returnWhen?: ReturnWhen;
 }
 
-/** What `wait` resolves to: the Futures that are done, and those still pending. */
+/**
+ * What `wait` resolves to: the Futures that are done, and those still pending.
+ *
+ * @example
+ * ```ts
+ * const { done }: WaitResult<number> = await wait([sleep(10, 1), sleep(20, 2)]);
+ * for (const f of done) console.log(f.result()); // 1, then 2
+ * ```
+ */
 export interface WaitResult<T> {
   done: Set<Future<T>>;
   pending: Set<Future<T>>;

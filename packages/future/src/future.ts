@@ -376,7 +376,16 @@ export function preview(value: unknown): string {
   return String(value);
 }
 
-/** Whether `value` is an aiots Future (of any copy of the package, by shape). */
+/**
+ * Whether `value` is an aiots Future or Task (of any copy of the package, by shape;
+ * asyncio's `isfuture`). A plain promise is not one.
+ *
+ * @example
+ * ```ts
+ * console.log(isFuture(sleep(10)), isFuture(createTask(async () => 1))); // true true
+ * console.log(isFuture(Promise.resolve(1))); // false
+ * ```
+ */
 export function isFuture(value: unknown): value is Future<unknown> {
   return (
     value instanceof Future ||

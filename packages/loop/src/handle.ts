@@ -58,7 +58,14 @@ export interface HandleRunner {
 /**
  * A callback scheduled on a loop (asyncio's `Handle`). `cancel()` keeps it from running;
  * a cancelled timer stays in the loop's heap until it reaches the top or the heap is
- * compacted, so cancelling is O(1).
+ * compacted, so cancelling is O(1). Made by the loop's `callSoon`, not by hand.
+ *
+ * @example
+ * ```ts
+ * const handle = newEventLoop().callSoon(function greet() { console.log("hi") });
+ * console.log(handle instanceof CallbackHandle, String(handle)); // true "Handle [greet]"
+ * handle.cancel(); // "hi" is never printed
+ * ```
  */
 export class CallbackHandle implements Handle {
   /** @internal */ _callback: ((...args: never[]) => unknown) | undefined;
@@ -164,7 +171,17 @@ export class CallbackHandle implements Handle {
   }
 }
 
-/** A callback scheduled for a loop time (asyncio's `TimerHandle`). */
+/**
+ * A callback scheduled for a loop time (asyncio's `TimerHandle`), made by the loop's
+ * `callLater` and `callAt`.
+ *
+ * @example
+ * ```ts
+ * const timer = new VirtualTimeLoop().callLater(500, function poll() {});
+ * console.log(timer.when(), String(timer)); // 500 "TimerHandle [when: 500, poll]"
+ * timer.cancel();
+ * ```
+ */
 export class TimerCallbackHandle extends CallbackHandle implements TimerHandle {
   /** @internal */ readonly _when: number;
   /** @internal Tie-breaker: equal deadlines run in scheduling order. */

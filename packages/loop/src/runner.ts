@@ -7,7 +7,18 @@ import type { AsyncResource } from "node:async_hooks";
 import { isMainThread } from "node:worker_threads";
 import { EventLoop } from "./event-loop.js";
 
-/** Options of `run` and `Runner`. */
+/**
+ * Options of `run` and `Runner`.
+ *
+ * @example
+ * ```ts
+ * const loop = new VirtualTimeLoop();
+ * await run(async () => {
+ *   await sleep(60_000);
+ *   console.log(loop.time(), loop.getDebug()); // 60000 true, at once
+ * }, { loop, debug: true });
+ * ```
+ */
 export interface RunOptions {
   /** Turn the loop's debug mode on (or off). */
   debug?: boolean;

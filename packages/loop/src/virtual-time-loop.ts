@@ -1,7 +1,16 @@
 import { checkObject, checkTime, inLoopScope } from "@aiots/core/internal";
 import { EventLoop } from "./event-loop.js";
 
-/** Options of `VirtualTimeLoop`. */
+/**
+ * Options of `VirtualTimeLoop`.
+ *
+ * @example
+ * ```ts
+ * const loop = new VirtualTimeLoop({ start: 1000 });
+ * loop.callLater(500, () => console.log("fired at", loop.time()));
+ * await loop.advance(500); // "fired at 1500"
+ * ```
+ */
 export interface VirtualTimeLoopOptions {
   /** The clock's starting time in ms (default 0). */
   start?: number;

@@ -8,6 +8,14 @@ import { Turns, aborted } from "./waiting.js";
  * The states of a `Barrier` (asyncio's `_BarrierState`): `filling` while parties arrive,
  * `draining` while the parties of a completed round leave, `resetting` while the parties
  * of a reset round leave, and `broken` after `abort()` until `reset()`.
+ *
+ * @example
+ * ```ts
+ * const barrier = new Barrier(2);
+ * console.log(barrier.state); // "filling"
+ * await barrier.abort();
+ * console.log(barrier.state, barrier.broken); // "broken" true
+ * ```
  */
 export type BarrierState = "filling" | "draining" | "resetting" | "broken";
 
