@@ -9,7 +9,6 @@
  *
  * The cases at the end of this file pin down the narrowest of those windows one by one.
  */
-import { AsyncResource } from "node:async_hooks";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -39,13 +38,7 @@ const RUNS = Number(process.env.RUNS ?? 1000);
 const LIMIT = Math.max(20_000, RUNS * 20);
 const ABORT = new Error("aborted by the scenario");
 
-/** A context with no current task, made while this module loads. */
-const outsideTasks = new AsyncResource("cancel-windows");
-
-/**
- * Calls `f` at once (`k` 0: in the same synchronous step), else in the `k`-th microtask from
- * now, outside any task: a cancel made there comes from elsewhere, not from the task's own code.
- */
+/** Calls `f` at once (`k` 0: in the same synchronous step), else in the `k`-th microtask from now. */
 function afterTicks(k: number, f: () => void): void {
   if (k === 0) {
     f();
@@ -53,7 +46,7 @@ function afterTicks(k: number, f: () => void): void {
   }
   let p = Promise.resolve();
   for (let i = 1; i < k; i++) p = p.then(() => undefined);
-  void p.then(() => outsideTasks.runInAsyncScope(f));
+  void p.then(f);
 }
 
 /** A task's outcome once it is done, without awaiting it (so nothing is cancelled with it). */

@@ -1,6 +1,6 @@
 import { CancelledError, InvalidStateError, isCancelledError } from "@aiots/core";
 import type { EventLoop, TaskFunction, TaskLike, TaskOptions } from "@aiots/core";
-import { checkFunction, loopForCurrentCode, markTaskStep, runningLoopOrUndefined, runsInline, taskContext, taskStorage } from "@aiots/core/internal";
+import { checkFunction, loopForCurrentCode, markTaskStep, runningLoopOrUndefined, runsInline, taskContext } from "@aiots/core/internal";
 import type { AsyncResource } from "node:async_hooks";
 import { debugTracker } from "./debug.js";
 import { Future, preview } from "./future.js";
@@ -57,10 +57,10 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   _name: string | number;
   /** @internal */ _mustCancel = false;
   /**
-   * @internal Whether a pending `_mustCancel` was asked for by the task's own code (its
-   * first synchronous run, or code in its context: asyncio's way to reach the end of a
-   * coroutine with `_must_cancel` set, a cancel from inside the step): then it ends the task
-   * cancelled even if the function returns first.
+   * @internal Whether a pending `_mustCancel` was asked for while the function's first
+   * synchronous run was going on (asyncio's way to reach the end of a coroutine with
+   * `_must_cancel` set: a cancel from inside the step): then it ends the task cancelled even
+   * if the function returns first.
    */
   _mustCancelOwn = false;
   /** @internal True while the function's first synchronous run (the task's first step) goes on. */
@@ -149,9 +149,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     if (abort !== undefined && !abort.signal.aborted) abort.abort(new CancelledError(msg));
     if (!this._cancelWaits(msg)) {
       this._mustCancel = true;
-      // Its own code asks (its first step, or code running in its context since): asyncio's
-      // `_must_cancel` from inside the step, which ends the task cancelled even if it returns.
-      if (this._stepping || taskStorage.getStore() === this) this._mustCancelOwn = true;
+      if (this._stepping) this._mustCancelOwn = true;
     }
     return true;
   }
@@ -313,8 +311,8 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       return;
     }
     if (this._mustCancel && this._mustCancelOwn) {
-      // Cancelled by its own code, which then returned before any aiots await: as asyncio's
-      // step, which cancels a task whose coroutine stops with `_must_cancel` set.
+      // Cancelled during its first step, which then returned before any aiots await: as
+      // asyncio's step, which cancels a task whose coroutine stops with `_must_cancel` set.
       this._finishCancelled(new CancelledError(this._cancelMessage));
       return;
     }
