@@ -103,6 +103,24 @@ describe("ExceptionGroup", () => {
     expect(() => g.subgroup([TypeError, "Error"])).toThrow(TypeError);
     // @ts-expect-error deliberately wrong
     expect(() => g.split(42)).toThrow(TypeError);
+    class NotAnError {}
+    // @ts-expect-error deliberately wrong: a class whose instances are not errors
+    expect(() => g.subgroup(NotAnError)).toThrow(/class NotAnError/);
+  });
+
+  it("a nested group from elsewhere (a subclass, another copy) is split through its own split()", () => {
+    const calls: string[] = [];
+    class Tracing extends ExceptionGroup {
+      override split(match: Parameters<ExceptionGroup["split"]>[0]) {
+        calls.push(this.message);
+        return super.split(match);
+      }
+    }
+    const b = new TypeError("b");
+    const g = new ExceptionGroup("outer", [new Error("a"), new Tracing("inner", [b])]);
+    const sub = g.subgroup(TypeError);
+    expect(calls).toEqual(["inner"]);
+    expect((sub?.errors[0] as ExceptionGroup).errors).toEqual([b]);
   });
 });
 
@@ -348,7 +366,21 @@ describe("the event loop", () => {
       }),
     ).toBeInstanceOf(RangeError);
     expect(loop.slowCallbackDuration).toBe(100);
+    loop.slowCallbackDuration = -1; // every callback counts as slow, as asyncio allows
+    expect(loop.slowCallbackDuration).toBe(-1);
     loop.close();
+  });
+
+  it("null for an optional loop or debug flag means none given, as asyncio's None", async () => {
+    await expect(run(async () => getRunningLoop().getDebug(), { debug: null as never })).resolves.toBe(false);
+    await vrun(async () => {
+      const loop = getRunningLoop();
+      expect(allTasks(null as never).size).toBe(allTasks().size);
+      const wrapped = ensureFuture(Promise.resolve(5), null as never);
+      expect(wrapped.getLoop()).toBe(loop);
+      expect(await wrapped).toBe(5);
+      expect(new Future(null as never).getLoop()).toBe(loop);
+    });
   });
 
   it("new VirtualTimeLoop with options that are not an object throws TypeError", () => {
@@ -481,6 +513,32 @@ describe("queues", () => {
     q.putNowait([0, "b"]);
     expect(q.getNowait()).toEqual([0, "b"]);
   });
+
+  it("PriorityQueue with the default order: an object put while a getter waits is refused too, and the getter waits on for a valid item", () =>
+    vrun(async () => {
+      const q = new PriorityQueue<unknown>();
+      const getter = createTask(() => q.get());
+      await sleep(0);
+      expect(thrownAtCall(() => q.putNowait({ job: 1 }))).toBeInstanceOf(TypeError);
+      await expect(q.put({ job: 2 })).rejects.toBeInstanceOf(TypeError);
+      expect(getter.done()).toBe(false);
+      q.putNowait(3);
+      expect(await getter).toBe(3);
+      expect(q.qsize()).toBe(0);
+    }));
+
+  it("PriorityQueue: an item given back by a getter cancelled after the hand-over goes back in, also into an empty queue", () =>
+    vrun(async () => {
+      const q = new PriorityQueue<[number, string]>();
+      const getter = createTask(() => q.get());
+      await sleep(0);
+      q.putNowait([1, "x"]);
+      getter.cancel();
+      await sleep(0);
+      expect(getter.cancelled()).toBe(true);
+      expect(q.qsize()).toBe(1);
+      expect(q.getNowait()).toEqual([1, "x"]);
+    }));
 });
 
 describe("flow", () => {

@@ -714,4 +714,37 @@ describe("cancel windows, one at a time", () => {
       expect(q.getNowait()).toBe("b");
     });
   });
+
+  // A callback the task scheduled (a microtask, a host timer) runs after the task's step, as
+  // asyncio's call_soon callbacks do: its cancel is not the task's own, so a task that took a
+  // lock or an item without waiting, and returns it, keeps it.
+  it("a task that queues its own cancel in a microtask and returns waitFor(lock.acquire()) keeps the lock", async () => {
+    await vrun(async () => {
+      const lock = new Lock();
+      const t: Task<true> = createTask(() => {
+        queueMicrotask(() => t.cancel());
+        return waitFor(lock.acquire(), null);
+      });
+      await sleep(1);
+      expect(t.cancelled()).toBe(false);
+      expect(t.result()).toBe(true);
+      expect(lock.locked()).toBe(true);
+      lock.release();
+    });
+  });
+
+  it("a task that queues its own cancel in a microtask and returns await waitFor(q.get()) keeps the item", async () => {
+    await vrun(async () => {
+      const q = new Queue<string>();
+      q.putNowait("item");
+      const t: Task<string> = createTask(async () => {
+        queueMicrotask(() => t.cancel());
+        return await waitFor(q.get(), null);
+      });
+      await sleep(1);
+      expect(t.cancelled()).toBe(false);
+      expect(t.result()).toBe("item");
+      expect(q.qsize()).toBe(0);
+    });
+  });
 });

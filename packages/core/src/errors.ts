@@ -208,20 +208,17 @@ export class ExceptionGroup extends AggregateError {
    * @throws TypeError if `match` is not a predicate, an error class or a list of classes.
    */
   split(match: ErrorMatch): [ExceptionGroup | undefined, ExceptionGroup | undefined] {
-    return this._split(toPredicate(match));
-  }
-
-  /** @internal */
-  _split(match: (error: unknown) => boolean): [ExceptionGroup | undefined, ExceptionGroup | undefined] {
-    if (match(this)) return [this, undefined];
+    const matches = toPredicate(match);
+    if (matches(this)) return [this, undefined];
     const yes: unknown[] = [];
     const no: unknown[] = [];
     for (const error of this.errors) {
       if (error instanceof ExceptionGroup) {
-        const [a, b] = error._split(match);
+        // Through its public `split`: a group from another copy of aiots, or a subclass, splits its own way.
+        const [a, b] = error.split(matches);
         if (a) yes.push(a);
         if (b) no.push(b);
-      } else if (match(error)) {
+      } else if (matches(error)) {
         yes.push(error);
       } else {
         no.push(error);
@@ -242,7 +239,7 @@ export class ExceptionGroup extends AggregateError {
  * console.log(g.subgroup(expected)?.errors.length); // 1
  * ```
  */
-export type ErrorClass = abstract new (...args: never[]) => unknown;
+export type ErrorClass = abstract new (...args: never[]) => Error;
 
 /**
  * What `ExceptionGroup.subgroup`/`split` match errors with: a predicate, an error class, or
@@ -274,13 +271,19 @@ function toPredicate(match: ErrorMatch): (error: unknown) => boolean {
     }
     return (error) => classes.some((c) => error instanceof (c as ErrorClass));
   }
-  if (typeof match !== "function") {
+  if (typeof match !== "function" || isClassSyntax(match)) {
+    // (A class that is not an error class cannot be called as a predicate; Python refuses it too.)
     throw new TypeError(`ExceptionGroup match must be a predicate, an error class or a list of classes, got ${describeValue(match)}`);
   }
   return match as (error: unknown) => boolean;
 }
 
+function isClassSyntax(fn: unknown): boolean {
+  return typeof fn === "function" && Function.prototype.toString.call(fn).startsWith("class");
+}
+
 function describeValue(value: unknown): string {
+  if (typeof value === "function") return isClassSyntax(value) ? `class ${value.name}` : "a function";
   return value === null ? "null" : typeof value;
 }
 

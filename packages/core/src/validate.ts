@@ -82,9 +82,9 @@ export function checkBoolean(value: unknown, what: string): asserts value is boo
   if (typeof value !== "boolean") throw new TypeError(`${what} must be a boolean, got ${describe(value)}`);
 }
 
-/** Throws a `TypeError` unless `value` is `undefined` or a boolean. */
-export function checkOptionalBoolean(value: unknown, what: string): asserts value is boolean | undefined {
-  if (value !== undefined && typeof value !== "boolean") throw new TypeError(`${what} must be a boolean, got ${describe(value)}`);
+/** Throws a `TypeError` unless `value` is a boolean, or `undefined`/`null` (not given). */
+export function checkOptionalBoolean(value: unknown, what: string): asserts value is boolean | undefined | null {
+  if (value !== undefined && value !== null && typeof value !== "boolean") throw new TypeError(`${what} must be a boolean, got ${describe(value)}`);
 }
 
 function label(what: string, method: string | undefined): string {

@@ -18,6 +18,7 @@ import { Future, isFuture } from "./future.js";
  * ```
  */
 export function ensureFuture<T>(awaitable: AwaitableLike<T>, loop?: EventLoop): Future<T> {
+  if (loop === null) loop = undefined; // none given, as asyncio's `loop=None`
   if (loop !== undefined) checkLoop(loop, "ensureFuture loop");
   if (isFuture(awaitable)) {
     if (loop !== undefined) {

@@ -1,8 +1,8 @@
 import { CancelledError, InvalidStateError } from "@aiots/core";
 import type { EventLoop, FutureLike } from "@aiots/core";
-import { checkFunction, checkLoop, loopForCurrentCode, taskStorage } from "@aiots/core/internal";
+import { checkFunction, checkLoop, loopForCurrentCode } from "@aiots/core/internal";
 import { debugTracker } from "./debug.js";
-import { ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
+import { awaitTrackerHere, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
 import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf } from "./reaction.js";
 import { callSoonOne } from "./schedule.js";
 import type { AwaitTracker, Fireable, State } from "./reaction.js";
@@ -83,12 +83,13 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
    * otherwise the mistake would only surface at the first done callback).
    */
   constructor(loop?: EventLoop) {
-    if (loop !== undefined) checkLoop(loop, "Future loop");
+    // (`null` means none given, as asyncio's `loop=None`.)
+    if (loop !== undefined && loop !== null) checkLoop(loop, "Future loop");
     super(captureResolvers);
     takeResolvers(this);
     const prototype = new.target.prototype as object;
     if (prototype !== Future.prototype) ensureAwaitHook(prototype);
-    this._loop = loop;
+    this._loop = loop ?? undefined;
   }
 
   /** The loop the future belongs to. */
@@ -228,19 +229,19 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       const settled = outcomeFailed ? Promise.reject(outcome) : Promise.resolve(outcome as T);
       return settled.then(onFulfilled, onRejected);
     }
-    const task = taskStorage.getStore() as AwaitTracker | undefined;
+    const task = awaitTrackerHere();
     const waiter = this._nativeWaiter;
-    if (waiter !== undefined && waiter === (task ?? null)) {
+    if (waiter !== undefined && waiter === task) {
       // This code already awaits the native promise, or the engine just took the future up
       // for `Promise.all` (or `race`, ...), which calls `then` next: chain on the native
       // promise, settled (or failed with a late cancel) for both at once.
       return nativeThen.call(this, onFulfilled, onRejected) as Promise<R1 | R2>;
     }
-    if (task !== undefined) {
+    if (task !== null) {
       const refusal = task._awaitStarted(this as never);
       if (refusal !== undefined) return Promise.reject(refusal).then(onFulfilled, onRejected);
     }
-    const reaction = new Reaction<T, R1 | R2>(this, task, onFulfilled, onRejected);
+    const reaction = new Reaction<T, R1 | R2>(this, task ?? undefined, onFulfilled, onRejected);
     if (this._state !== PENDING) {
       // `_awaitStarted` cancelled it (a cancel was pending on the task): deliver that now.
       enqueueReaction(reaction);

@@ -89,15 +89,25 @@ function hookAwait(future: NativeFuture): boolean {
     takeHandOver(future);
     return future._native === null;
   }
-  const task = taskStorage.getStore() as AwaitTracker | undefined;
-  if (task !== undefined && (task._awaitStarted(future as never) !== undefined || future._state !== PENDING)) {
+  const task = awaitTrackerHere();
+  if (task !== null && (task._awaitStarted(future as never) !== undefined || future._state !== PENDING)) {
     // Refused (a task awaiting itself), or cancelled by a cancel pending on the task: `then` reports it.
     return false;
   }
   if (future._nativeWaiter !== undefined) return false;
-  future._nativeWaiter = task ?? null;
+  future._nativeWaiter = task;
   addReaction(future, future);
   return true;
+}
+
+/**
+ * The pending task whose code runs here, which tracks its awaits; `null` for code outside
+ * tasks: plain code, a loop's callbacks (whose scope holds the loop, not a task), and code a
+ * task started that runs on after the task is done.
+ */
+export function awaitTrackerHere(): AwaitTracker | null {
+  const store = taskStorage.getStore() as AwaitTracker | undefined;
+  return store === undefined || store.done() ? null : store;
 }
 
 /** Awaiting a resolved future takes what it handed over: nobody else can give that back now. */

@@ -10,6 +10,8 @@ export type State = typeof PENDING | typeof RESOLVED | typeof REJECTED | typeof 
 
 /** What a Task does when one of its awaits starts and ends (see `Task`). */
 export interface AwaitTracker {
+  /** Whether the task is done (then its code, still running, awaits as code outside tasks does). */
+  done(): boolean;
   /** Called when the task's code starts awaiting a pending `future`; may return an error to reject that await with. */
   _awaitStarted(future: never): Error | undefined;
   /**

@@ -60,7 +60,7 @@ export function unregisterTask(task: Task<unknown>): void {
  * ```
  */
 export function allTasks(loop?: EventLoop): Set<Task<unknown>> {
-  if (loop !== undefined) checkLoop(loop, "allTasks loop");
+  if (loop !== undefined && loop !== null) checkLoop(loop, "allTasks loop"); // (null: none given)
   const target = loop ?? runningLoopOrUndefined();
   const out = new Set<Task<unknown>>();
   // A task finished behind its back (through Future's own methods) may still be listed until its step.

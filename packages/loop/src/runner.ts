@@ -152,7 +152,8 @@ export class Runner {
     if (this._state === "initialized") return;
     const loop = this._options.loop ?? new EventLoop();
     if (loop.isClosed()) throw new Error("Event loop is closed");
-    if (this._options.debug !== undefined) loop.setDebug(this._options.debug);
+    const debug = this._options.debug;
+    if (debug !== undefined && debug !== null) loop.setDebug(debug);
     this._loop = loop;
     this._context = contextHere();
     this._state = "initialized";

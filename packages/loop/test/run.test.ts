@@ -280,6 +280,25 @@ describe("getRunningLoop", () => {
     expect(outcome).toBe("no running event loop");
   });
 
+  it("an await in a loop callback resumes at promise speed, as in plain code: it is not a task's await", async () => {
+    const loop = new VirtualTimeLoop();
+    const order: string[] = [];
+    await run(async () => {
+      const f = loop.createFuture<number>();
+      loop.callSoon(async () => {
+        await f;
+        order.push("callback resumed");
+      });
+      await sleep(0);
+      f.setResult(1);
+      void Promise.resolve()
+        .then(() => order.push("p1"))
+        .then(() => order.push("p2"));
+      await sleep(0);
+    }, { loop });
+    expect(order).toEqual(["callback resumed", "p1", "p2"]);
+  });
+
   it("throws an Error outside a loop", () => {
     expect(() => getRunningLoop()).toThrow(/no running event loop/);
   });

@@ -48,22 +48,16 @@ export function defaultCompare(a: unknown, b: unknown): number {
 
 /**
  * Throws what `defaultCompare` would throw for `value` against any other item: a `TypeError`
- * for a value of a kind it cannot order, a `RangeError` for `NaN`. Arrays are checked by their
- * first element, the one every comparison looks at (later elements are only compared on a
- * tie, as with Python's tuples). Lets a `PriorityQueue` refuse such an item when nothing is
+ * for a value of a kind it never orders (an object, a boolean, `undefined`...), a
+ * `RangeError` for `NaN`. Arrays are let through: their elements are only compared as far as
+ * needed, as Python's tuples are. Lets a `PriorityQueue` refuse such an item when nothing is
  * buffered to compare it with, instead of every later put failing on it (internal).
  */
 export function checkOrderable(value: unknown): void {
-  for (;;) {
-    if (typeof value === "number") {
-      if (Number.isNaN(value)) throw new RangeError("PriorityQueue cannot order NaN");
-      return;
-    }
-    if (typeof value === "bigint" || typeof value === "string") return;
-    if (!Array.isArray(value)) {
-      throw new TypeError(`PriorityQueue's default order cannot compare ${kind(value)}; pass a compare function`);
-    }
-    if (value.length === 0) return;
-    value = value[0];
+  if (typeof value === "number") {
+    if (Number.isNaN(value)) throw new RangeError("PriorityQueue cannot order NaN");
+    return;
   }
+  if (typeof value === "bigint" || typeof value === "string" || Array.isArray(value)) return;
+  throw new TypeError(`PriorityQueue's default order cannot compare ${kind(value)}; pass a compare function`);
 }

@@ -91,7 +91,10 @@ export abstract class QueueCore<T> {
   _deliver(item: T): void {
     if (this._getters.size > 0) {
       // A waiting getter means the buffer is empty. Handing it the item, rather than
-      // buffering it, means no newcomer can take it before the getter wakes up.
+      // buffering it, means no newcomer can take it before the getter wakes up. The item is
+      // checked as if it were buffered (a PriorityQueue refuses what it could never order),
+      // so that a getter cancelled after the hand-over can always give it back.
+      this._store.check(item);
       this._handOver(item);
     } else {
       this._store.add(item);

@@ -22,10 +22,15 @@ export class HeapStore<T> implements ItemStore<T> {
   }
 
   add(item: T): void {
+    if (this._items.length === 0 && this._compare === defaultCompare) checkOrderable(item);
+    this._insert(item);
+  }
+
+  /** @internal Adds `item` unchecked: an item given back was let in before, it must go back in. */
+  _insert(item: T): void {
     const items = this._items;
     const compare = this._compare;
     const end = items.length;
-    if (end === 0 && compare === defaultCompare) checkOrderable(item);
     // Find the place first, comparing only: a comparator that throws changes nothing.
     let place = end;
     while (place > 0) {
@@ -83,7 +88,7 @@ export class HeapStore<T> implements ItemStore<T> {
   }
 
   restore(item: T): void {
-    this.add(item);
+    this._insert(item);
   }
 
   clear(): void {
