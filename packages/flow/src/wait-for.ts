@@ -8,10 +8,11 @@ import { cancelAndWait, collect, thrownBy, toFutures } from "./awaitables.js";
 /**
  * Waits for `aw` for at most `timeout` ms (asyncio's `wait_for`). At the deadline `aw` is
  * cancelled, waited for until it has finished (its `finally` blocks have run), and
- * `TimeoutError` is thrown, with the `CancelledError` as its `cause`. As in asyncio 3.12+,
- * a result is never lost: if `aw` finished at the same moment as the deadline, or swallowed
- * the cancellation and returned a value, that value is returned; if it failed while being
- * cancelled, that error is thrown.
+ * `TimeoutError` is thrown, with the `CancelledError` as its `cause`. A result is never
+ * lost: if `aw` swallowed the cancellation and returned a value, that value is returned, and
+ * if it failed while being cancelled, that error is thrown (asyncio 3.12+); if it finished at
+ * the same moment as the deadline, its value is returned too (asyncio raises `TimeoutError`
+ * there and drops it).
  *
  * `timeout` `null` (or `Infinity`) means no deadline; `<= 0` means "only if already done":
  * a pending `aw` is cancelled at once (a function passed in never starts).
