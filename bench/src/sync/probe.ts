@@ -50,9 +50,14 @@ export function guarded<R>(acquire: () => PromiseLike<R>, release: (held: R) => 
   };
 }
 
-/** How a contender starts a worker: a plain async call, or an aiots task. */
+/**
+ * How a contender starts a worker: a plain async call, or an aiots task. The task starts
+ * eagerly, at the call, as the plain call does: started from the loop instead, the first
+ * worker's step would go on through every uncontended acquire before the next worker starts
+ * (as asyncio's would), and there would be no contention to measure.
+ */
 export const direct = (worker: () => Promise<void>): Promise<void> => worker();
-export const asTask = (worker: () => Promise<void>): PromiseLike<void> => createTask(worker);
+export const asTask = (worker: () => Promise<void>): PromiseLike<void> => createTask(worker, { eagerStart: true });
 
 /**
  * Starts `count` workers with `start`, each running `body` on one shared probe, waits for

@@ -224,6 +224,21 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     this._mustCancel = this._mustCancelOwn = false;
   }
 
+  /**
+   * @internal Whether the task, not done, goes on in microtasks rather than waiting: it
+   * awaits no pending aiots future, or only tasks that themselves go on (a function `waitFor`
+   * started inside the step, finishing). The loop lets such a first step go on before it
+   * runs its next callback, as asyncio's step would.
+   */
+  _goesOnSoon(depth = 0): boolean {
+    if (this.done()) return false;
+    const current = this._waitingOn;
+    if (current !== undefined && !current.done() && !goesOn(current, depth)) return false;
+    const more = this._waitingMore;
+    if (more !== undefined) for (const f of more) if (!f.done() && !goesOn(f, depth)) return false;
+    return true;
+  }
+
   /** @internal Whether an aiots future the task awaits is still pending (what `_cancelWaits` would cancel). */
   _awaitsPending(): boolean {
     const current = this._waitingOn;
@@ -426,6 +441,11 @@ function compactDone(list: Future<unknown>[]): void {
   let j = 0;
   for (let i = 0; i < list.length; i++) if (!list[i]!.done()) list[j++] = list[i]!;
   list.length = j;
+}
+
+/** Whether the pending `future` a task awaits is a task that goes on soon itself (see `_goesOnSoon`). */
+function goesOn(future: Future<unknown>, depth: number): boolean {
+  return future instanceof Task && depth < 4 && future._goesOnSoon(depth + 1);
 }
 
 function stepTask(task: Task<unknown>): void {

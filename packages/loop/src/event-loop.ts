@@ -45,6 +45,8 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   /** @internal */ readonly _timers = new Timers();
   /** @internal */ _iterationScheduled = false;
   /** @internal */ _inIteration = false;
+  /** @internal The iteration that just ran stopped early; its rest is at the front of `_ready`. */
+  _resuming = false;
   /** @internal */ _hostTimer: ReturnType<typeof setTimeout> | undefined = undefined;
   /** @internal */ _hostTimerWhen = Infinity;
   /** @internal */ _running = false;
@@ -301,7 +303,19 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
         // scheduled callback (close() promises that nothing runs afterwards).
         if (this._closed) break;
         const handle = batch[i]!;
-        if (!handle._cancelled) handle._run(this);
+        if (handle._cancelled) continue;
+        handle._run(this);
+        if (i + 1 < batch.length && goesOnSoon(handle)) {
+          // A task's first step stopped at an await that is not a wait (something done
+          // already, a plain promise): asyncio's step would have gone on through it. The
+          // rest of the batch runs in the next host turn, once the task's code has gone on
+          // to its first real wait, ahead of anything scheduled since.
+          const rest = batch.slice(i + 1);
+          for (const later of this._ready) rest.push(later);
+          this._ready = rest;
+          this._resuming = true;
+          break;
+        }
       }
       batch.length = 0;
       this._spare = batch;
@@ -311,8 +325,11 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     }
     // A stop() made while the loop is not running stays pending for the next runForever,
     // which then runs one iteration and returns (asyncio). Idle iterations, which this
-    // loop also runs outside runForever, must not consume it.
-    if (this._stopping && this._running) this._finishRun();
+    // loop also runs outside runForever, must not consume it. An iteration cut short after
+    // a task's first step (see above) ends only when its rest has run.
+    const resuming = this._resuming;
+    this._resuming = false;
+    if (this._stopping && this._running && !resuming) this._finishRun();
     if (this._closed) return;
     if (this._ready.length > 0) {
       if (!this._iterationScheduled) this._scheduleIteration();
@@ -357,6 +374,16 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     }
     this._hostTimerWhen = Infinity;
   }
+}
+
+/**
+ * Whether the callback `handle` ran was a task's first step that left the task going on
+ * in microtasks (its function awaits something done already, or a plain promise), rather
+ * than waiting on an aiots future or done.
+ */
+function goesOnSoon(handle: CallbackHandle): boolean {
+  const task = handle._task() as Task<unknown> | undefined;
+  return task !== undefined && task._goesOnSoon();
 }
 
 function runIteration(loop: EventLoop): void {

@@ -512,18 +512,18 @@ describe("Barrier release order", () => {
       };
       getRunningLoop().callSoon(tick);
       await Promise.all(tasks);
-      // The tasks start in the iteration of the first tick, d last, completing the round.
+      // The tasks start in the iteration of the first tick, d last, completing the round and
+      // going on in its own step, before the tick (as in asyncio).
       expect(log).toEqual([
-        "iteration 1",
         "d out, count 3",
         "d still first",
-        "iteration 2",
+        "iteration 1",
         "a out, count 2",
         "a still first",
-        "iteration 3",
+        "iteration 2",
         "b out, count 1",
         "b still first",
-        "iteration 4",
+        "iteration 3",
         "c out, count 0",
         "c still first",
       ]);
