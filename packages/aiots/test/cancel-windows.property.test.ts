@@ -49,6 +49,17 @@ function afterTicks(k: number, f: () => void): void {
   void p.then(f);
 }
 
+/** Collects tasks into `tasks`, and the errors they end with that `expectedError` does not allow into `unexpected`. */
+function watcher(tasks: Task<unknown>[], unexpected: unknown[]): (t: Task<unknown>) => void {
+  return (t) => {
+    t.addDoneCallback(() => {
+      const o = outcomeOf(t);
+      if (typeof o === "object" && "error" in o && !expectedError(o.error)) unexpected.push(o.error);
+    });
+    tasks.push(t);
+  };
+}
+
 /** A task's outcome once it is done, without awaiting it (so nothing is cancelled with it). */
 function outcomeOf<T>(t: Task<T>): { value: T } | { error: unknown } | "cancelled" | "pending" {
   if (!t.done()) return "pending";
@@ -225,13 +236,7 @@ async function playQueue(sc: QueueScenario): Promise<QueueRun> {
       out.put.push(`i${i}`);
     }
     const tasks: Task<unknown>[] = [];
-    const watch = (t: Task<unknown>) => {
-      t.addDoneCallback(() => {
-        const o = outcomeOf(t);
-        if (typeof o === "object" && "error" in o && !expectedError(o.error)) out.unexpected.push(o.error);
-      });
-      tasks.push(t);
-    };
+    const watch = watcher(tasks, out.unexpected);
 
     sc.producers.forEach((p, pi) => {
       loop.callLater(p.at, () => {
@@ -414,13 +419,7 @@ async function playGate(sc: GateScenario): Promise<GateRun> {
     const loop = getRunningLoop();
     const ev = new Events();
     const tasks: Task<unknown>[] = [];
-    const watch = (t: Task<unknown>) => {
-      t.addDoneCallback(() => {
-        const o = outcomeOf(t);
-        if (typeof o === "object" && "error" in o && !expectedError(o.error)) out.unexpected.push(o.error);
-      });
-      tasks.push(t);
-    };
+    const watch = watcher(tasks, out.unexpected);
     let inside = 0;
     const hold = async (ms: number, where: string) => {
       inside++;

@@ -385,49 +385,39 @@ function makeChild(w: World, spec: ChildSpec, i: number, register = true): Child
     child.future = t;
     return t;
   };
+  // A get, or an acquire, returned as it is by the child's function.
+  const getDirect = () => {
+    const t = own();
+    if (register) w.holder(t);
+    return w.q.get();
+  };
+  const semDirect = () => {
+    const t = own();
+    if (register) w.permitHolder(t);
+    return w.sem.acquire();
+  };
+  /** A `getFuture`/`semFuture` child not made as a task: the wait's promise, passed in as it is. */
+  const asPromise = (p: Promise<unknown>, hold: (p: Promise<unknown>) => Outcome): Child => {
+    child.held = register ? hold(p) : watch(p);
+    child.future = isFuture(p) ? p : undefined;
+    child.input = p;
+    return child;
+  };
   let fn: () => Promise<unknown>;
   switch (spec.kind) {
     case "getDirect":
-      fn = () => {
-        const t = own();
-        if (register) w.holder(t);
-        return w.q.get();
-      };
+      fn = getDirect;
       break;
     case "semDirect":
-      fn = () => {
-        const t = own();
-        if (register) w.permitHolder(t);
-        return w.sem.acquire();
-      };
+      fn = semDirect;
       break;
     case "semFuture":
-      if (!spec.asTask) {
-        const p = w.sem.acquire();
-        child.held = register ? w.holdPermit(p) : watch(p);
-        child.future = isFuture(p) ? p : undefined;
-        child.input = p;
-        return child;
-      }
-      fn = () => {
-        const t = own();
-        if (register) w.permitHolder(t);
-        return w.sem.acquire();
-      };
+      if (!spec.asTask) return asPromise(w.sem.acquire(), (p) => w.holdPermit(p));
+      fn = semDirect;
       break;
     case "getFuture":
-      if (!spec.asTask) {
-        const p = w.q.get();
-        child.held = register ? w.holdItem(p) : watch(p);
-        child.future = isFuture(p) ? p : undefined;
-        child.input = p;
-        return child;
-      }
-      fn = () => {
-        const t = own();
-        if (register) w.holder(t);
-        return w.q.get();
-      };
+      if (!spec.asTask) return asPromise(w.q.get(), (p) => w.holdItem(p));
+      fn = getDirect;
       break;
     default:
       fn = async () => {

@@ -108,7 +108,7 @@ export function inLoopScope<A>(loop: EventLoop, fn: (arg: A) => void, arg: A): v
     scope = pristine.runInAsyncScope(() => state.tasks.run(marker, contextHere));
     loopScopes.set(loop, scope);
   }
-  (storesStick ? scope.runInAsyncScope(contextHere) : scope).runInAsyncScope(fn, undefined, arg);
+  freshCopy(scope).runInAsyncScope(fn, undefined, arg);
 }
 
 /**
@@ -165,10 +165,16 @@ export function outsideTasks<A>(fn: (arg: A) => void, arg: A): void {
  * (internal). Callbacks of one iteration share it.
  */
 function cleanScope(): AsyncResource {
-  // Where a value set with `enterWith` sticks to the resource it was set in (async_hooks
-  // storage: Node 20 and 22), each run needs a fresh copy; where it only replaces the
-  // current frame (AsyncContextFrame: Node 24), leaving the scope undoes it.
-  return storesStick ? pristine.runInAsyncScope(contextHere) : pristine;
+  return freshCopy(pristine);
+}
+
+/**
+ * `scope` itself, or where a value set with `enterWith` sticks to the resource it was set in
+ * (async_hooks storage: Node 20 and 22), a fresh copy of it for each run; where `enterWith`
+ * only replaces the current frame (AsyncContextFrame: Node 24), leaving the scope undoes it.
+ */
+function freshCopy(scope: AsyncResource): AsyncResource {
+  return storesStick ? scope.runInAsyncScope(contextHere) : scope;
 }
 
 /**

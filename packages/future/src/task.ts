@@ -231,20 +231,21 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
    * runs its next callback, as asyncio's step would.
    */
   _goesOnSoon(depth = 0): boolean {
-    if (this.done()) return false;
-    const current = this._waitingOn;
-    if (current !== undefined && !current.done() && !goesOn(current, depth)) return false;
-    const more = this._waitingMore;
-    if (more !== undefined) for (const f of more) if (!f.done() && !goesOn(f, depth)) return false;
-    return true;
+    return !this.done() && this._everyPendingAwait((f) => goesOn(f, depth));
   }
 
   /** @internal Whether an aiots future the task awaits is still pending (what `_cancelWaits` would cancel). */
   _awaitsPending(): boolean {
+    return !this._everyPendingAwait(never);
+  }
+
+  /** @internal Whether `test` holds for every pending aiots future the task awaits (true for none). */
+  _everyPendingAwait(test: (future: Future<unknown>) => boolean): boolean {
     const current = this._waitingOn;
-    if (current !== undefined && !current.done()) return true;
+    if (current !== undefined && !current.done() && !test(current)) return false;
     const more = this._waitingMore;
-    return more !== undefined && more.some((f) => !f.done());
+    if (more !== undefined) for (const f of more) if (!f.done() && !test(f)) return false;
+    return true;
   }
 
   /**
@@ -442,6 +443,8 @@ function compactDone(list: Future<unknown>[]): void {
   for (let i = 0; i < list.length; i++) if (!list[i]!.done()) list[j++] = list[i]!;
   list.length = j;
 }
+
+const never = (): boolean => false;
 
 /** Whether the pending `future` a task awaits is a task that goes on soon itself (see `_goesOnSoon`). */
 function goesOn(future: Future<unknown>, depth: number): boolean {

@@ -45,8 +45,6 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   /** @internal */ readonly _timers = new Timers();
   /** @internal */ _iterationScheduled = false;
   /** @internal */ _inIteration = false;
-  /** @internal The iteration that just ran stopped early; its rest is at the front of `_ready`. */
-  _resuming = false;
   /** @internal */ _hostTimer: ReturnType<typeof setTimeout> | undefined = undefined;
   /** @internal */ _hostTimerWhen = Infinity;
   /** @internal */ _running = false;
@@ -294,6 +292,9 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     this._iterationScheduled = false;
     this._inIteration = true;
     const previousLoop = enterCallbackLoop(this);
+    // Whether the batch stopped early after a task's first step; its rest is then at the
+    // front of `_ready`.
+    let resuming = false;
     try {
       this._timers.collectDue(this.time(), this._ready);
       const batch = this._ready;
@@ -313,7 +314,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
           const rest = batch.slice(i + 1);
           for (const later of this._ready) rest.push(later);
           this._ready = rest;
-          this._resuming = true;
+          resuming = true;
           break;
         }
       }
@@ -327,8 +328,6 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     // which then runs one iteration and returns (asyncio). Idle iterations, which this
     // loop also runs outside runForever, must not consume it. An iteration cut short after
     // a task's first step (see above) ends only when its rest has run.
-    const resuming = this._resuming;
-    this._resuming = false;
     if (this._stopping && this._running && !resuming) this._finishRun();
     if (this._closed) return;
     if (this._ready.length > 0) {

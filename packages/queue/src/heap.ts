@@ -22,7 +22,7 @@ export class HeapStore<T> implements ItemStore<T> {
   }
 
   add(item: T): void {
-    if (this._items.length === 0 && this._compare === defaultCompare) checkOrderable(item);
+    if (this._items.length === 0) this.check(item);
     this._insert(item);
   }
 
