@@ -5,7 +5,7 @@
  * those awaits. Each case was checked against CPython 3.13.
  */
 import { describe, expect, it } from "vitest";
-import { Lock, Queue, Semaphore, createTask, sleep, waitFor } from "aiots";
+import { Event, Lock, Queue, Semaphore, createTask, sleep, waitFor } from "aiots";
 import type { Task } from "aiots";
 import { vrun } from "./conformance/helpers.js";
 
@@ -83,5 +83,24 @@ describe("a task's first step goes on through awaits that do not wait", () => {
       });
       await Promise.all([t0, t1]);
       expect(log).toEqual(["t1 runs", "t0 got the lock"]);
+    }));
+
+  it("a task woken by a first step resumes after that step has gone on through awaits of things done already", () =>
+    vrun(async () => {
+      const ev = new Event();
+      const log: string[] = [];
+      const waiter = createTask(async () => {
+        await ev.wait();
+        log.push("waiter woke");
+      });
+      await sleep(0);
+      const setter = createTask(async () => {
+        ev.set();
+        await Promise.resolve();
+        await Promise.resolve();
+        log.push("setter went on");
+      });
+      await Promise.all([waiter, setter]);
+      expect(log).toEqual(["setter went on", "waiter woke"]);
     }));
 });

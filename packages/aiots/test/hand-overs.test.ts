@@ -110,6 +110,44 @@ describe("a hand-over already taken is never given back again", () => {
   });
 });
 
+describe("a put made by a task of its own", () => {
+  it("is done once that task is: the awaiting task, cancelled before it resumes, throws and the item stays put once, with no slot left held", async () => {
+    const q = new Queue<string>(1);
+    q.putNowait("f0");
+    const log: string[] = [];
+    await run(
+      async () => {
+        const putter = createTask(async () => {
+          try {
+            await createTask(() => q.put("x"));
+            log.push("put returned");
+          } catch (e) {
+            log.push(e instanceof CancelledError ? "put threw CancelledError" : `put threw ${String(e)}`);
+          }
+        });
+        // Two getters: the first frees the slot the put is admitted to, the second is handed
+        // "x" and, as soon as it has it, cancels the putter, which has not resumed yet.
+        const getter = (cancels: boolean) =>
+          createTask(async () => {
+            await sleep(0);
+            log.push(`got ${await q.get()}`);
+            if (cancels) void Promise.resolve().then(() => putter.cancel());
+          });
+        getter(false);
+        getter(true);
+        await sleep(10);
+      },
+      { loop: new VirtualTimeLoop() },
+    );
+    expect(log).toEqual(["got f0", "got x", "put threw CancelledError"]);
+    // Nothing was given back after the item went in: no slot is held, and the queue takes two puts again.
+    expect(q._reserved).toBe(0);
+    expect(q.qsize()).toBe(0);
+    q.putNowait("y");
+    expect(q.full()).toBe(true);
+  });
+});
+
 describe("a fast path inside waitFor, caller cancelled in the microtasks that follow", () => {
   // An uncontended acquire (or a get from a non-empty queue) takes what it hands over at the
   // call, as asyncio's fast path does without suspending, and returns a settled promise.

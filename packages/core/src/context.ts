@@ -208,6 +208,27 @@ export function isTaskStep(fn: unknown): boolean {
 
 const TASK_STEP = Symbol.for("aiots.taskStep");
 
+/**
+ * Marks a loop callback that wakes a task (it delivers a settled future to its awaiters):
+ * the loop lets the woken code run before its next callback, as asyncio runs the task's
+ * step in that callback's place. `together`: unless the next callback is such a wake-up
+ * too (tasks woken in one go resume in one go) (internal).
+ */
+export function markResumption<F extends (...args: never[]) => unknown>(fn: F, together = false): F {
+  (fn as F & { [RESUMPTION]?: number })[RESUMPTION] = together ? RESUMES_TOGETHER : RESUMES_ALONE;
+  return fn;
+}
+
+/** How `fn` was marked with `markResumption`: 0 not at all, else `RESUMES_ALONE` or `RESUMES_TOGETHER` (internal). */
+export function resumptionOf(fn: unknown): number {
+  return (fn as { [RESUMPTION]?: number } | undefined)?.[RESUMPTION] ?? 0;
+}
+
+export const RESUMES_ALONE = 1;
+export const RESUMES_TOGETHER = 2;
+
+const RESUMPTION = Symbol.for("aiots.resumption");
+
 // The loop's own context, that no code runs in directly (only copies of it, or scopes that
 // restore it), made with no current task even if this module is first loaded from inside one.
 const pristine = state.tasks.run(undefined as unknown as TaskLike<unknown>, contextHere);

@@ -1,10 +1,10 @@
 import { CancelledError, InvalidStateError } from "@aiots/core";
 import type { EventLoop, FutureLike } from "@aiots/core";
-import { checkFunction, checkLoop, loopForCurrentCode } from "@aiots/core/internal";
+import { checkFunction, checkLoop, loopForCurrentCode, markResumption, runsInline } from "@aiots/core/internal";
 import { debugTracker } from "./debug.js";
 import { awaitTrackerHere, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
-import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf } from "./reaction.js";
-import { callSoonOne } from "./schedule.js";
+import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf, resumptions } from "./reaction.js";
+import { callSoonOne, resumesLater } from "./schedule.js";
 import type { AwaitTracker, Fireable, State } from "./reaction.js";
 
 export type { AwaitTracker } from "./reaction.js";
@@ -263,13 +263,42 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
 
   /** @internal Queues every reaction registered while pending, in registration order. */
   _queueReactions(): void {
+    const loop = this._loop;
+    if (resumesLater(loop, this._wakes()) && !runsInline(this)) {
+      callSoonOne(loop!, queueReactionsOf, this as Future<unknown>);
+      return;
+    }
+    this._queueReactionsNow();
+  }
+
+  /** @internal The task the settling of this future wakes first, if a task awaits it. */
+  _wakes(): AwaitTracker | null | undefined {
+    const list = this._reactions;
+    if (list === this) return this._nativeWaiter;
+    if (list instanceof Reaction) return list._task;
+    if (Array.isArray(list)) {
+      for (let i = 0; i < list.length; i++) {
+        const item = list[i];
+        if (item === this) return this._nativeWaiter;
+        if (item instanceof Reaction && item._task !== undefined) return item._task;
+      }
+    }
+    return undefined;
+  }
+
+  /** @internal */
+  _queueReactionsNow(): void {
     const list = this._reactions!;
     this._reactions = undefined;
     if (list === this) {
       // Awaited directly, and by nothing else. Outside a task there is no late cancel to
       // check for; a task's is checked one microtask later, from the batch.
-      if (this._nativeWaiter !== null) enqueueReaction(this, false);
-      else {
+      const waiter = this._nativeWaiter;
+      if (waiter !== null) {
+        // A task resumes: another one woken before this batch runs goes through the loop.
+        resumptions.task ??= waiter;
+        enqueueReaction(this, false);
+      } else {
         // Delivered at once; a primitive hears of it in the next microtask, queued ahead of
         // the awaiting code's: not inside the wake-up, yet before that code resumes (an
         // admitted put's item is in when `put` returns), as from the batch.
@@ -278,6 +307,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       }
       return;
     }
+    resumptions.task ??= this._wakes() ?? undefined;
     if (Array.isArray(list)) {
       for (let i = 0; i < list.length; i++) enqueueReaction(list[i]!);
       // The batch runs them in order: `_onDelivered` goes right behind the last one.
@@ -370,6 +400,11 @@ Object.defineProperty(Future.prototype, Symbol.toStringTag, { configurable: true
 installAwaitHook(Future.prototype);
 
 /** A short text for a value in `toString` output. */
+/** A settled future's delivery, put in the loop's ready queue (see `resumesLater`). */
+const queueReactionsOf = markResumption((future: Future<unknown>): void => {
+  future._queueReactionsNow();
+});
+
 export function preview(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === "function") return "[function]";

@@ -285,6 +285,11 @@ const KEEP_CAPACITY = 4096;
 let scheduled = false;
 /** Whether the batch holds a `Reaction` (user callbacks, to run outside any task). */
 let hasCallbacks = false;
+/**
+ * The task whose wake-up the batch holds, if any (asyncio runs each woken task as a step of
+ * its own: the wake-up of another task goes through the loop instead, see `resumesLater`).
+ */
+export const resumptions: { task: AwaitTracker | undefined } = { task: undefined };
 /** A settled promise: a reaction on it is one plain microtask. */
 export const TURN = Promise.resolve();
 
@@ -345,6 +350,7 @@ function runBatch(): void {
       if (size > KEEP_CAPACITY) batch.length = 0;
       head = size = 0;
       scheduled = hasCallbacks = false;
+      resumptions.task = undefined;
     } else {
       head = i;
       if (!rescope) {

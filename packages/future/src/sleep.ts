@@ -1,8 +1,8 @@
 
 import type { Handle, WaitOptions } from "@aiots/core";
-import { checkTime, checkWaitOptions, linkAbort, loopForCurrentCode, onSettle } from "@aiots/core/internal";
+import { checkTime, checkWaitOptions, linkAbort, loopForCurrentCode, markResumption, onSettle } from "@aiots/core/internal";
 import { Future } from "./future.js";
-import { callSoonOne } from "./schedule.js";
+import { callSoonOne, firstSteps } from "./schedule.js";
 
 /**
  * A future that resolves to `value` after `ms` milliseconds (asyncio's `sleep`). `sleep(0)`
@@ -35,10 +35,10 @@ export function sleep<T>(ms: number, value?: T, options?: WaitOptions): Future<T
     handle =
       value === undefined
         ? ms <= 0
-          ? callSoonOne(loop, wakeEmpty, future as Future<unknown>)
+          ? callSoonOne(loop, wakeNowEmpty, future as Future<unknown>)
           : loop.callLater(ms, wakeEmpty, future as Future<unknown>)
         : ms <= 0
-          ? loop.callSoon(wake<T>, future, value as T)
+          ? loop.callSoon(wakeNow<T>, future, value as T)
           : loop.callLater(ms, wake<T>, future, value as T);
     // The handle itself is the cancel hook: no closure per sleep.
     future._onCancel = handle;
@@ -55,6 +55,21 @@ export function sleep<T>(ms: number, value?: T, options?: WaitOptions): Future<T
 function wakeEmpty(future: Future<unknown>): void {
   wake(future, undefined);
 }
+
+const wakeNowEmpty = markResumption((future: Future<unknown>): void => {
+  wakeNow(future, undefined);
+}, true);
+
+/** `sleep(0)`'s wake-up: it is the awaiting task's next step (asyncio's bare yield), not a callback that wakes it. */
+function wakeNow<T>(future: Future<T>, value: T): void {
+  firstSteps.here = true;
+  try {
+    wake(future, value);
+  } finally {
+    firstSteps.here = false;
+  }
+}
+markResumption(wakeNow, true);
 
 function wake<T>(future: Future<T>, value: T): void {
   if (!future.done()) {

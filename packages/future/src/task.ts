@@ -5,7 +5,7 @@ import type { AsyncResource } from "node:async_hooks";
 import { debugTracker } from "./debug.js";
 import { Future, preview } from "./future.js";
 import { registerTask, unregisterTask } from "./registry.js";
-import { callSoonOne } from "./schedule.js";
+import { callSoonOne, firstSteps } from "./schedule.js";
 import { checkTaskOptions, finished, reasonMessage, runFunction } from "./task-start.js";
 
 let taskCounter = 0;
@@ -313,9 +313,11 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       return;
     }
     this._stepping = true;
+    firstSteps.depth++;
     try {
       context.runInAsyncScope(runFunction, undefined, this, fn);
     } finally {
+      firstSteps.depth--;
       this._stepping = false;
     }
   }

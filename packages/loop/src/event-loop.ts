@@ -6,7 +6,7 @@ import type {
   TaskFunction,
   TaskOptions,
 } from "@aiots/core";
-import { checkBoolean, checkFunction, checkObject, checkTime, debugSwitch, enterCallbackLoop, inLoopScope, runningLoopOrUndefined } from "@aiots/core/internal";
+import { checkBoolean, checkFunction, checkObject, checkTime, debugSwitch, enterCallbackLoop, inLoopScope, resumptionOf, RESUMES_TOGETHER, runningLoopOrUndefined } from "@aiots/core/internal";
 import { Future, Task, ensureFuture } from "@aiots/future";
 import { dispatchException, printException } from "./exceptions.js";
 import { CallbackHandle, ONE_ARG, packArgs, recordSource } from "./handle.js";
@@ -42,6 +42,9 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   /** @internal */ _slowCallbackDuration = 100;
   /** @internal */ _ready: CallbackHandle[] = [];
   /** @internal */ _spare: CallbackHandle[] = [];
+  /** @internal The batch that stopped early, whose callbacks from `_pausedAt` on run next. */
+  _paused: CallbackHandle[] | undefined = undefined;
+  /** @internal */ _pausedAt = 0;
   /** @internal */ readonly _timers = new Timers();
   /** @internal */ _iterationScheduled = false;
   /** @internal */ _inIteration = false;
@@ -167,6 +170,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     if (this._closed) return;
     this._closed = true;
     this._ready.length = 0;
+    this._paused = undefined;
     this._timers.clear();
     this._disarmHostTimer();
   }
@@ -236,7 +240,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
 
   toString(): string {
     const state = this._closed ? "closed" : this._running ? "running" : "idle";
-    return `${this.constructor.name} [${state}, ready: ${this._ready.length}, timers: ${this._timers.live}, debug: ${this._debug}]`;
+    return `${this.constructor.name} [${state}, ready: ${this._ready.length + (this._paused === undefined ? 0 : this._paused.length - this._pausedAt)}, timers: ${this._timers.live}, debug: ${this._debug}]`;
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {
@@ -287,54 +291,67 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     setImmediate(this._iterate);
   }
 
-  /** @internal Moves due timers to the ready queue, then runs the ready batch. */
+  /**
+   * @internal Moves due timers to the ready queue, then runs the ready batch (or the rest
+   * of a batch that stopped early).
+   */
   _runOnce(): void {
     this._iterationScheduled = false;
     this._inIteration = true;
     const previousLoop = enterCallbackLoop(this);
-    // Whether the batch stopped early after a task's first step; its rest is then at the
-    // front of `_ready`.
-    let resuming = false;
+    // Whether the batch stopped early (see `pausesAfter`): its rest is kept in `_paused`.
+    let paused = false;
     try {
-      this._timers.collectDue(this.time(), this._ready);
-      const batch = this._ready;
-      this._ready = this._spare;
-      for (let i = 0; i < batch.length; i++) {
+      let batch = this._paused;
+      let i = this._pausedAt;
+      if (batch === undefined) {
+        this._timers.collectDue(this.time(), this._ready);
+        batch = this._ready;
+        this._ready = this._spare;
+        i = 0;
+      } else this._paused = undefined;
+      while (i < batch.length) {
         // A callback closed the loop: the rest of the batch is dropped like every other
         // scheduled callback (close() promises that nothing runs afterwards).
         if (this._closed) break;
-        const handle = batch[i]!;
+        const handle = batch[i++]!;
         if (handle._cancelled) continue;
         handle._run(this);
-        if (i + 1 < batch.length && goesOnSoon(handle)) {
-          // A task's first step stopped at an await that is not a wait (something done
-          // already, a plain promise): asyncio's step would have gone on through it. The
-          // rest of the batch runs in the next host turn, once the task's code has gone on
-          // to its first real wait, ahead of anything scheduled since.
-          const rest = batch.slice(i + 1);
-          for (const later of this._ready) rest.push(later);
-          this._ready = rest;
-          resuming = true;
+        if (i < batch.length && pausesAfter(handle, batch[i]!)) {
+          // The callback left a task going on in microtasks (see `pausesAfter`): asyncio's
+          // step would run it through before the next callback. The rest of the batch runs
+          // in the next host turn, once that code has gone on to a real wait, ahead of
+          // anything scheduled since.
+          this._paused = batch;
+          this._pausedAt = i;
+          paused = true;
           break;
         }
       }
-      batch.length = 0;
-      this._spare = batch;
+      if (!paused) {
+        batch.length = 0;
+        this._spare = batch;
+      }
     } finally {
       enterCallbackLoop(previousLoop);
       this._inIteration = false;
     }
     // A stop() made while the loop is not running stays pending for the next runForever,
     // which then runs one iteration and returns (asyncio). Idle iterations, which this
-    // loop also runs outside runForever, must not consume it. An iteration cut short after
-    // a task's first step (see above) ends only when its rest has run.
-    if (this._stopping && this._running && !resuming) this._finishRun();
+    // loop also runs outside runForever, must not consume it. An iteration cut short
+    // ends only when its rest has run.
+    if (this._stopping && this._running && !paused) this._finishRun();
     if (this._closed) return;
-    if (this._ready.length > 0) {
+    if (this._hasReady()) {
       if (!this._iterationScheduled) this._scheduleIteration();
     } else {
       this._armTimer();
     }
+  }
+
+  /** @internal Whether callbacks wait to run: in the ready queue, or the rest of a batch that stopped early. */
+  _hasReady(): boolean {
+    return this._ready.length > 0 || this._paused !== undefined;
   }
 
   /** @internal */
@@ -376,11 +393,16 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
 }
 
 /**
- * Whether the callback `handle` ran was a task's first step that left the task going on
- * in microtasks (its function awaits something done already, or a plain promise), rather
- * than waiting on an aiots future or done.
+ * Whether the callback `handle` ran left a task going on in microtasks, which asyncio would
+ * run through as part of that callback: a task's first step that stopped at an await that
+ * is not a wait (something done already, a plain promise), rather than waiting on an aiots
+ * future or finishing; or a task's wake-up (`sleep(0)`'s, or one put in the ready queue,
+ * see `resumesLater` in @aiots/future), unless the next callback is one too: tasks woken
+ * together resume together (in order), as promise reactions.
  */
-function goesOnSoon(handle: CallbackHandle): boolean {
+function pausesAfter(handle: CallbackHandle, next: CallbackHandle): boolean {
+  const resumes = resumptionOf(handle._callback);
+  if (resumes !== 0) return resumes !== RESUMES_TOGETHER || resumptionOf(next._callback) !== RESUMES_TOGETHER;
   const task = handle._task() as Task<unknown> | undefined;
   return task !== undefined && task._goesOnSoon();
 }

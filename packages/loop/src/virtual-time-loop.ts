@@ -91,7 +91,7 @@ export class VirtualTimeLoop extends EventLoop {
   async _settle(): Promise<void> {
     for (let i = 0; i < MAX_SETTLE_ROUNDS; i++) {
       await new Promise<void>((resolve) => setImmediate(resolve));
-      if (this._ready.length === 0 && !this._iterationScheduled) return;
+      if (!this._hasReady() && !this._iterationScheduled) return;
     }
   }
 
@@ -112,7 +112,7 @@ export class VirtualTimeLoop extends EventLoop {
 function jumpToNextTimer(loop: VirtualTimeLoop): void {
   if (loop._closed || !loop._running) return;
   // Something became runnable since the jump was planned: that iteration re-plans it.
-  if (loop._ready.length > 0 || loop._iterationScheduled) return;
+  if (loop._hasReady() || loop._iterationScheduled) return;
   const next = loop._timers.next();
   if (next === undefined || next._when === Infinity) return;
   if (next._when > loop._now) loop._now = next._when;

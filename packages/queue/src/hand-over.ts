@@ -13,7 +13,10 @@ import type { ItemStore } from "./store.js";
  */
 export class PutWaiter<T> extends Future<void> {
   readonly item: T;
+  /** Its `await` threw after it was admitted: the item is not put. */
   dropped = false;
+  /** Its item went in (or was dropped by a shutdown): the put is done. */
+  finished = false;
 
   constructor(item: T) {
     super(getEventLoop());
@@ -73,6 +76,10 @@ export abstract class QueueCore<T> {
   _waitToPut(item: T): FutureLike<void> {
     const waiter = this._putters.push(new PutWaiter(item));
     onDropped(waiter, () => {
+      // Once the item is in, the put is done: a task that only passed the put's outcome on
+      // (`await createTask(() => q.put(x))`) and is cancelled before it resumes does not undo
+      // it, as in asyncio, where a task's result is no hand-over.
+      if (waiter.finished) return;
       waiter.dropped = true;
       this._reserved--;
       if (this._putters.size > 0) this._admitPutters();
@@ -166,6 +173,7 @@ export abstract class QueueCore<T> {
    */
   readonly _finishPut = (pending: PutWaiter<unknown>): void => {
     if (pending.dropped) return;
+    pending.finished = true;
     this._reserved--;
     // Admitted before a shutdown, it was put; shutdown(true) then drops it, as it drops the buffer.
     if (this._state === "shut down immediately") return;

@@ -526,6 +526,8 @@ describe("Barrier release order", () => {
         "iteration 3",
         "c out, count 0",
         "c still first",
+        // c's end reaches the awaiting Promise.all after the tick c's iteration queued (asyncio too).
+        "iteration 4",
       ]);
     });
   });

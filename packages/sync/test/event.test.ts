@@ -32,7 +32,7 @@ describe("Event state", () => {
 });
 
 describe("Event.wait", () => {
-  it("wakes every waiter on set, first to last, and lets a later waiter through", async () => {
+  it("wakes every waiter on set, first to last, after a task whose first step was queued before the set()", async () => {
     await virtual(async () => {
       const ev = new Event();
       const result: number[] = [];
@@ -46,9 +46,9 @@ describe("Event.wait", () => {
       const t3 = createTask(c(3));
       ev.set();
       await ticks();
-      // Woken waiters resume at promise speed, before the task that starts next iteration
-      // (asyncio, which resumes them a loop iteration later, gives [3, 1, 2]).
-      expect(result).toEqual([1, 2, 3]);
+      // t3's first step was queued before the set(), so it goes first; the woken waiters
+      // follow in the order they waited (asyncio's order).
+      expect(result).toEqual([3, 1, 2]);
       for (const t of [t1, t2, t3]) expect(t.result()).toBeUndefined();
     });
   });

@@ -230,7 +230,7 @@ describe("EventTests", () => {
     expect(String(ev)).not.toMatch(/unset/);
   }));
 
-  test("test_wait (aiots order [1, 2, 3]; asyncio gives [3, 1, 2])", () => vrun(async () => {
+  test("test_wait: t3, created before set(), runs its first step before the woken waiters resume ([3, 1, 2], as asyncio)", () => vrun(async () => {
     const ev = new Event();
     expect(ev.isSet()).toBe(false);
     const result: number[] = [];
@@ -241,8 +241,8 @@ describe("EventTests", () => {
     const t3 = mk(3);
     ev.set();
     await runBriefly();
-    // asyncio gives [3, 1, 2] (t3's first step is queued before the woken waiters resume); in aiots woken tasks resume as promise reactions, before t3's first loop step (docs/choices.md).
-    expect(result).toEqual([1, 2, 3]);
+    // t3's first step was queued before the set(): the woken waiters resume after it.
+    expect(result).toEqual([3, 1, 2]);
     for (const t of [t1, t2, t3]) { expect(t.done()).toBe(true); expect(t.result()).toBeUndefined(); }
   }));
 
