@@ -264,7 +264,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
   /** @internal Queues every reaction registered while pending, in registration order. */
   _queueReactions(): void {
     const loop = this._loop;
-    if (resumesLater(loop, this._wakes()) && !runsInline(this)) {
+    if (resumesLater(loop, this) && !runsInline(this)) {
       callSoonOne(loop!, queueReactionsOf, this as Future<unknown>);
       return;
     }

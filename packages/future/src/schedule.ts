@@ -29,14 +29,19 @@ export const firstSteps = { depth: 0, here: false };
  * Whether the awaiters of a future that settles now should resume from `loop`'s ready queue
  * rather than in a microtask: when callbacks are queued there already (asyncio would run them
  * first), while a task's first step runs (asyncio goes on with that step before it), or when
- * the wake-up of another task `waiter` waits in the batch already (asyncio runs each woken
- * task as a step of its own, one after the other).
+ * the wake-up of another task than the one `settling` wakes waits in the batch already
+ * (asyncio runs each woken task as a step of its own, one after the other).
  */
-export function resumesLater(loop: EventLoop | undefined, waiter: AwaitTracker | null | undefined): boolean {
+export function resumesLater(loop: EventLoop | undefined, settling: { _wakes(): AwaitTracker | null | undefined }): boolean {
   if (loop === undefined || firstSteps.here) return false;
-  if (firstSteps.depth > 0) return true;
+  // (A closed loop runs nothing more: its futures' awaiters resume as microtasks. It has
+  // nothing ready either.)
+  if (firstSteps.depth > 0) return !loop.isClosed();
   const woken = resumptions.task;
-  if (woken !== undefined && waiter !== undefined && waiter !== null && waiter !== woken) return true;
+  if (woken !== undefined) {
+    const waiter = settling._wakes();
+    if (waiter !== undefined && waiter !== null && waiter !== woken) return !loop.isClosed();
+  }
   const hasReady = (loop as QueueLoop)._hasReady;
   return hasReady !== undefined && hasReady.call(loop);
 }
