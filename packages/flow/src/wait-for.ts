@@ -1,7 +1,8 @@
 import { TimeoutError } from "@aiots/core";
-import type { AwaitableLike, EventLoop, FutureLike, WaitOptions } from "@aiots/core";
+import type { AwaitableLike, EventLoop, FutureLike, Handle, WaitOptions } from "@aiots/core";
 import { checkTimeout, checkWaitOptions } from "@aiots/core/internal";
 import { currentTask, isFuture } from "@aiots/future";
+import { getEventLoop } from "@aiots/loop";
 import type { Future } from "@aiots/future";
 import { cancelAndWait, collect, thrownBy, toFutures } from "./awaitables.js";
 
@@ -10,8 +11,10 @@ import { cancelAndWait, collect, thrownBy, toFutures } from "./awaitables.js";
  * cancelled, waited for until it has finished (its `finally` blocks have run), and
  * `TimeoutError` is thrown, with the `CancelledError` as its `cause`. A result is never
  * lost: if `aw` swallowed the cancellation and returned a value, that value is returned, and
- * if it failed while being cancelled, that error is thrown (asyncio 3.12+); if it finished at
- * the same moment as the deadline, its value is returned too (asyncio raises `TimeoutError`
+ * if it failed while being cancelled, that error is thrown (asyncio 3.12+). A function's
+ * deadline is set before it starts (asyncio enters the timeout first), so its own timer due
+ * at the same moment fires after the deadline; a Future or promise already running that
+ * settles at the same moment as the deadline gives its value (asyncio raises `TimeoutError`
  * there and drops it).
  *
  * `timeout` `null` (or `Infinity`) means no deadline; `<= 0` means "only if already done":
@@ -70,11 +73,30 @@ export function waitFor<T>(aw: AwaitableLike<T>, timeout: number | null, options
   }
   // A function runs at once, as asyncio 3.12+ runs a coroutine inside the caller's own step;
   // with a timeout <= 0 it never starts (asyncio wraps it in a task and cancels that at once).
+  // Its deadline is set first, as asyncio enters the timeout before it runs the coroutine: a
+  // timer of the function's own due at the same moment fires after it.
+  const deadline = typeof aw === "function" && timeout !== null && timeout > 0 && timeout !== Infinity ? new Deadline(getEventLoop(), timeout) : undefined;
   const { loop, unique } = toFutures([aw], "waitFor", timeout === null || timeout > 0, true);
-  return waitForFuture(unique[0]!, loop, timeout ?? null, signal);
+  return waitForFuture(unique[0]!, loop, timeout ?? null, signal, deadline);
 }
 
-async function waitForFuture<T>(fut: Future<T>, loop: EventLoop, timeout: number | null, signal: AbortSignal | undefined): Promise<T> {
+/** A waitFor deadline set before its work starts; what it stops is given once the work runs. */
+class Deadline {
+  readonly handle: Handle;
+  stop: ((why: "deadline") => void) | undefined = undefined;
+
+  constructor(loop: EventLoop, timeout: number) {
+    this.handle = loop.callLater(timeout, () => this.stop?.("deadline"));
+  }
+}
+
+async function waitForFuture<T>(
+  fut: Future<T>,
+  loop: EventLoop,
+  timeout: number | null,
+  signal: AbortSignal | undefined,
+  deadline?: Deadline,
+): Promise<T> {
   if (timeout === null && signal === undefined) return await fut;
   if (timeout !== null && timeout <= 0) return settledOr(fut, loop, timeoutError);
   // The caller awaits `fut` itself, as asyncio 3.12+ does inside a timeout scope: its task
@@ -95,7 +117,11 @@ async function waitForFuture<T>(fut: Future<T>, loop: EventLoop, timeout: number
       fut.cancel();
     });
   };
-  const handle = timeout === null || timeout === Infinity ? undefined : loop.callLater(timeout, stop, "deadline");
+  let handle: Handle | undefined;
+  if (deadline !== undefined) {
+    deadline.stop = stop;
+    handle = deadline.handle;
+  } else if (timeout !== null && timeout !== Infinity) handle = loop.callLater(timeout, stop, "deadline");
   const onAbort = () => stop("signal");
   signal?.addEventListener("abort", onAbort, { once: true });
   try {

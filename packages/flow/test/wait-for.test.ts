@@ -61,6 +61,24 @@ describe("in time", () => {
 });
 
 describe("at the deadline", () => {
+  it("a function whose own sleep ends at the deadline times out: the deadline was set before it started (asyncio enters the timeout first)", async () => {
+    await runV(async () => {
+      let cleaned = false;
+      const work = async () => {
+        try {
+          await sleep(100);
+          return "late";
+        } finally {
+          cleaned = true;
+        }
+      };
+      const error = await waitFor(work, 100).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TimeoutError);
+      expect(cleaned).toBe(true);
+      expect(now()).toBe(100);
+    });
+  });
+
   it("cancels the task, waits for its finally, then throws TimeoutError", async () => {
     await runV(async () => {
       let running: boolean | undefined;
