@@ -4,7 +4,7 @@
  */
 export { linkAbort } from "./abort.js";
 export { Deque } from "./deque.js";
-export { WaiterQueue, follow, onDropped, onSettle } from "./waiters.js";
+export { WaiterQueue, follow, onDropped, onSettle, stillOnItsWay } from "./waiters.js";
 export { promiseSettled } from "./promise-state.js";
 export {
   contextHere,

@@ -27,6 +27,16 @@ export function onDropped<T>(future: FutureLike<T>, giveBack: (value: T) => void
   if ("_onDropped" in f) f._onDropped = giveBack as (value: never) => void;
 }
 
+/**
+ * Whether the done `future` has yet to reach the code that awaits it: a task awaits it and has
+ * not resumed from it, or its wake-up waits in the loop's ready queue. False for a future
+ * nobody awaited when it settled, and for foreign futures (internal).
+ */
+export function stillOnItsWay(future: FutureLike<unknown>): boolean {
+  const f = future as FutureLike<unknown> & { _reactions?: unknown; _nativeWaiter?: unknown };
+  return f._reactions !== undefined || (f._nativeWaiter !== undefined && f._nativeWaiter !== null);
+}
+
 /** Settles `future` as `thenable` settles, unless it is done by then (internal). */
 export function follow<T>(thenable: PromiseLike<T>, future: FutureLike<T>): void {
   thenable.then(

@@ -1,5 +1,4 @@
 import type { EventLoop, FutureLike } from "@aiots/core";
-import type { WaiterQueue } from "@aiots/core/internal";
 import { linkAbort, onDropped } from "@aiots/core/internal";
 import { Future } from "@aiots/future";
 import { getEventLoop } from "@aiots/loop";
@@ -70,21 +69,22 @@ class GuardWaiter extends Future<Releaser> {
 }
 
 /** A contended `guard()`: queues a `GuardWaiter` in `waiters` and returns it. `signal` aborts it (and so withdraws it). */
-function guardWait(waiters: WaiterQueue<true>, signal: AbortSignal | undefined, target: Releasable): Promise<AsyncDisposable & Disposable> {
+function guardWait(gate: Gate, signal: AbortSignal | undefined, target: Releasable): Promise<AsyncDisposable & Disposable> {
   const waiter = new GuardWaiter(getEventLoop(), target);
-  waiters.push(waiter as FutureLike<unknown> as FutureLike<true>);
+  gate._waiters.push(waiter as FutureLike<unknown> as FutureLike<true>);
   if (signal !== undefined) linkAbort(waiter, signal);
-  onDropped(waiter, dispose);
+  // A dropped hand-over goes back as an acquire's does: straight to the next waiter (the
+  // primitive is still on its way to this one, so it cannot be released as held).
+  onDropped(waiter, (releaser: Releaser) => {
+    releaser._target = undefined;
+    gate._pass();
+  });
   return waiter;
-}
-
-function dispose(releaser: Releaser): void {
-  releaser[Symbol.dispose]();
 }
 
 /** `guard()` of a gate, once the options are checked: as `acquireGate`, resolving to a releaser of `target`. */
 export function guardGate(gate: Gate, target: Releasable, signal: AbortSignal | undefined): Promise<AsyncDisposable & Disposable> {
   if (signal !== undefined && signal.aborted) return aborted(signal);
   if (gate._tryAcquire()) return guardNow(target);
-  return guardWait(gate._waiters, signal, target);
+  return guardWait(gate, signal, target);
 }

@@ -1,6 +1,6 @@
 import { InvalidStateError } from "@aiots/core";
-import type { WaitOptions } from "@aiots/core";
-import { WaiterQueue, checkWaitOptions } from "@aiots/core/internal";
+import type { FutureLike, WaitOptions } from "@aiots/core";
+import { WaiterQueue, checkWaitOptions, stillOnItsWay } from "@aiots/core/internal";
 import { guardGate } from "./guard.js";
 import { acquireGate, describe } from "./waiting.js";
 
@@ -9,8 +9,9 @@ import { acquireGate, describe } from "./waiting.js";
  * release it, as in asyncio.
  *
  * **Fair.** Waiters get the lock in the order they asked for it. `release()` hands the
- * lock straight to the first waiter (the lock never looks free in between), and
- * `acquire()` takes the fast path only when nobody waits, so a newcomer never barges in.
+ * lock straight to the first waiter, and `acquire()` takes the fast path only when nobody
+ * waits, so a newcomer never barges in. Until the woken waiter resumes, `locked()` says
+ * false and a second `release()` throws, as in asyncio.
  *
  * **Cancellation-safe, as asyncio.** A waiter that is cancelled (its task cancelled, or its
  * `signal` aborted) before the lock reaches it leaves the queue at once, and the lock goes
@@ -30,19 +31,33 @@ import { acquireGate, describe } from "./waiting.js";
  * ```
  */
 export class Lock {
-  /** @internal */ _locked = false;
+  /** @internal Held, or being handed to a woken waiter (see `locked`). */
+  _locked = false;
   /** @internal */ readonly _waiters = new WaiterQueue<true>();
+  /** @internal The waiter the lock was last handed to, until it is seen to have resumed. */
+  _handedTo: FutureLike<true> | undefined = undefined;
   /**
    * @internal Hands the lock to the first live waiter, or unlocks it. Also how a waiter
    * whose `await` was cancelled after the handover gives the lock back.
    */
   readonly _pass = (): void => {
-    if (!this._waiters.wakeFirst(true)) this._locked = false;
+    const next = this._waiters.wakeNext(true);
+    this._handedTo = next;
+    if (next === undefined) this._locked = false;
   };
 
-  /** Whether the lock is held (or being handed to a waiter). */
+  /**
+   * Whether the lock is held. While it is on its way to a waiter that was woken and has not
+   * resumed yet, it is not held (as in asyncio), yet nobody else can take it: the woken
+   * waiter is first in line.
+   */
   locked(): boolean {
-    return this._locked;
+    if (!this._locked) return false;
+    const to = this._handedTo;
+    if (to === undefined) return true;
+    if (stillOnItsWay(to)) return false;
+    this._handedTo = undefined;
+    return true;
   }
 
   /**
@@ -83,9 +98,10 @@ export class Lock {
    * ```
    */
   release(): void {
-    if (!this._locked) throw new InvalidStateError("Lock.release() called on an unlocked Lock");
-    // Ownership passes to the woken waiter without the lock ever being free, which is
-    // what keeps a newcomer's fast path from taking it first.
+    // Also while the lock is on its way to a woken waiter, as asyncio's RuntimeError.
+    if (!this.locked()) throw new InvalidStateError("Lock.release() called on an unlocked Lock");
+    // Ownership passes to the woken waiter without the lock ever being free for others,
+    // which is what keeps a newcomer's fast path from taking it first.
     this._pass();
   }
 
@@ -113,7 +129,7 @@ export class Lock {
 
   /** `Lock [locked, waiters: 3]` or `Lock [unlocked]`. */
   toString(): string {
-    return describe("Lock", this._locked ? "locked" : "unlocked", this._waiters.size);
+    return describe("Lock", this.locked() ? "locked" : "unlocked", this._waiters.size);
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {
