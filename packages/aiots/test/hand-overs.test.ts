@@ -223,3 +223,31 @@ describe("two uncontended acquires given to a combinator", () => {
     });
   });
 });
+
+describe("a loop closed with a wake-up in its ready queue", () => {
+  it("still delivers it: the woken waiter gets the lock it was handed, and the lock stays consistent", async () => {
+    const loop = new VirtualTimeLoop();
+    const lock = new Lock();
+    let acquired = false;
+    loop.createTask(async () => {
+      await lock.acquire();
+      createTask(async () => {
+        await lock.acquire();
+        acquired = true;
+      });
+      await sleep(0); // the waiter now waits for the lock
+      loop.callSoon(() => {
+        // A callback is queued already, so the waiter's wake-up goes into the ready queue
+        // behind it; the loop stops before that runs, and is closed.
+        loop.callSoon(() => undefined);
+        lock.release();
+        loop.stop();
+      });
+    });
+    await loop.runForever();
+    loop.close();
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(acquired).toBe(true);
+    expect(lock.locked()).toBe(true);
+  });
+});

@@ -225,6 +225,23 @@ export function resumptionOf(fn: unknown): number {
 }
 
 export const RESUMES_ALONE = 1;
+
+/**
+ * Marks a loop callback that delivers a future that has settled already: a loop that is
+ * closed runs it still, rather than drop it with the rest, so the future's awaiters are not
+ * left waiting for an outcome it has (internal).
+ */
+export function markDelivery<F extends (...args: never[]) => unknown>(fn: F): F {
+  (fn as F & { [DELIVERY]?: true })[DELIVERY] = true;
+  return fn;
+}
+
+/** Whether `fn` was marked with `markDelivery` (internal). */
+export function isDelivery(fn: unknown): boolean {
+  return (fn as { [DELIVERY]?: true } | undefined)?.[DELIVERY] === true;
+}
+
+const DELIVERY = Symbol.for("aiots.delivery");
 export const RESUMES_TOGETHER = 2;
 
 const RESUMPTION = Symbol.for("aiots.resumption");

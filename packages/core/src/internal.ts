@@ -11,6 +11,8 @@ export {
   currentTaskOrUndefined,
   isTaskStep,
   resumptionOf,
+  markDelivery,
+  isDelivery,
   RESUMES_TOGETHER,
   markResumption,
   markInline,

@@ -1,6 +1,6 @@
 import { CancelledError, InvalidStateError } from "@aiots/core";
 import type { EventLoop, FutureLike } from "@aiots/core";
-import { checkFunction, checkLoop, loopForCurrentCode, markResumption, runsInline } from "@aiots/core/internal";
+import { checkFunction, checkLoop, loopForCurrentCode, markDelivery, markResumption, runsInline } from "@aiots/core/internal";
 import { debugTracker } from "./debug.js";
 import { awaitTrackerHere, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
 import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf, resumptions } from "./reaction.js";
@@ -307,7 +307,6 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       }
       return;
     }
-    resumptions.task ??= this._wakes() ?? undefined;
     if (Array.isArray(list)) {
       for (let i = 0; i < list.length; i++) enqueueReaction(list[i]!);
       // The batch runs them in order: `_onDelivered` goes right behind the last one.
@@ -401,9 +400,11 @@ installAwaitHook(Future.prototype);
 
 /** A short text for a value in `toString` output. */
 /** A settled future's delivery, put in the loop's ready queue (see `resumesLater`). */
-const queueReactionsOf = markResumption((future: Future<unknown>): void => {
-  future._queueReactionsNow();
-});
+const queueReactionsOf = markDelivery(
+  markResumption((future: Future<unknown>): void => {
+    future._queueReactionsNow();
+  }),
+);
 
 export function preview(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);

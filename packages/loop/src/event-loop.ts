@@ -6,7 +6,7 @@ import type {
   TaskFunction,
   TaskOptions,
 } from "@aiots/core";
-import { checkBoolean, checkFunction, checkObject, checkTime, debugSwitch, enterCallbackLoop, inLoopScope, resumptionOf, RESUMES_TOGETHER, runningLoopOrUndefined } from "@aiots/core/internal";
+import { checkBoolean, checkFunction, checkObject, checkTime, debugSwitch, enterCallbackLoop, inLoopScope, isDelivery, resumptionOf, RESUMES_TOGETHER, runningLoopOrUndefined } from "@aiots/core/internal";
 import { Future, Task, ensureFuture } from "@aiots/future";
 import { dispatchException, printException } from "./exceptions.js";
 import { CallbackHandle, ONE_ARG, packArgs, recordSource } from "./handle.js";
@@ -169,6 +169,10 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     if (this._running) throw new Error("Cannot close a running event loop");
     if (this._closed) return;
     this._closed = true;
+    // Deliveries of futures that have settled are made still: their awaiters must not wait
+    // for ever for an outcome there is.
+    const rest = this._paused === undefined ? [] : this._paused.slice(this._pausedAt);
+    for (const handle of [...rest, ...this._ready]) if (!handle._cancelled && isDelivery(handle._callback)) handle._run(this);
     this._ready.length = 0;
     this._paused = undefined;
     this._timers.clear();
