@@ -195,18 +195,27 @@ export function runsInline(future: object): boolean {
   return inlineTasks.has(future);
 }
 
-/** Marks a loop callback whose one argument is the task whose step it runs, named in the loop's reports (internal). */
-export function markTaskStep<F extends (...args: never[]) => unknown>(fn: F): F {
-  (fn as F & { [TASK_STEP]?: true })[TASK_STEP] = true;
-  return fn;
+/** A mark put on loop callbacks of one kind, and the test for it. */
+function callbackMark(key: symbol): {
+  mark: <F extends (...args: never[]) => unknown>(fn: F) => F;
+  has: (fn: unknown) => boolean;
+} {
+  return {
+    mark: (fn) => {
+      (fn as unknown as Record<symbol, true>)[key] = true;
+      return fn;
+    },
+    has: (fn) => (fn as Record<symbol, unknown> | undefined)?.[key] === true,
+  };
 }
+
+const taskStep = callbackMark(Symbol.for("aiots.taskStep"));
+
+/** Marks a loop callback whose one argument is the task whose step it runs, named in the loop's reports (internal). */
+export const markTaskStep = taskStep.mark;
 
 /** Whether `fn` was marked with `markTaskStep` (internal). */
-export function isTaskStep(fn: unknown): boolean {
-  return (fn as { [TASK_STEP]?: true } | undefined)?.[TASK_STEP] === true;
-}
-
-const TASK_STEP = Symbol.for("aiots.taskStep");
+export const isTaskStep = taskStep.has;
 
 /**
  * Marks a loop callback that wakes a task (it delivers a settled future to its awaiters):
@@ -226,22 +235,17 @@ export function resumptionOf(fn: unknown): number {
 
 export const RESUMES_ALONE = 1;
 
+const delivery = callbackMark(Symbol.for("aiots.delivery"));
+
 /**
  * Marks a loop callback that delivers a future that has settled already: a loop that is
  * closed runs it still, rather than drop it with the rest, so the future's awaiters are not
  * left waiting for an outcome it has (internal).
  */
-export function markDelivery<F extends (...args: never[]) => unknown>(fn: F): F {
-  (fn as F & { [DELIVERY]?: true })[DELIVERY] = true;
-  return fn;
-}
+export const markDelivery = delivery.mark;
 
 /** Whether `fn` was marked with `markDelivery` (internal). */
-export function isDelivery(fn: unknown): boolean {
-  return (fn as { [DELIVERY]?: true } | undefined)?.[DELIVERY] === true;
-}
-
-const DELIVERY = Symbol.for("aiots.delivery");
+export const isDelivery = delivery.has;
 export const RESUMES_TOGETHER = 2;
 
 const RESUMPTION = Symbol.for("aiots.resumption");
