@@ -4,7 +4,7 @@
  * it goes back to the primitive, as it does for a plain late-cancelled `await`.
  */
 import { describe, expect, it } from "vitest";
-import { CancelledError, Lock, Queue, Semaphore, VirtualTimeLoop, asCompleted, createTask, run, sleep, wait, waitFor } from "aiots";
+import { CancelledError, Lock, Queue, Semaphore, VirtualTimeLoop, asCompleted, createTask, getRunningLoop, run, sleep, wait, waitFor } from "aiots";
 import type { Task } from "aiots";
 
 const vrun = <T>(fn: () => Promise<T>): Promise<T> => run(fn, { loop: new VirtualTimeLoop() });
@@ -249,5 +249,33 @@ describe("a loop closed with a wake-up in its ready queue", () => {
     for (let i = 0; i < 5; i++) await Promise.resolve();
     expect(acquired).toBe(true);
     expect(lock.locked()).toBe(true);
+  });
+});
+
+describe("an item that reached a task's result", () => {
+  it("stays there when the task awaiting that task is cancelled before it resumes: it is not put back into the queue as well", async () => {
+    const q = new Queue<string>(1);
+    let getter!: Task<string>;
+    let awaiter!: Task<string>;
+    await run(
+      async () => {
+        const loop = getRunningLoop();
+        getter = createTask(() => q.get());
+        awaiter = createTask(async () => await getter);
+        await sleep(0); // the get waits, and the awaiter waits for the getter task
+        createTask(() => {
+          // From a first step, the wake-up of the get goes through the ready queue; the cancel
+          // queued behind it lands once the getter task has its item, before the awaiter resumes.
+          q.putNowait("x");
+          loop.callSoon(() => awaiter.cancel());
+        });
+        await Promise.allSettled([getter, awaiter]);
+      },
+      { loop: new VirtualTimeLoop() },
+    );
+    expect(getter.result()).toBe("x");
+    expect(awaiter.cancelled()).toBe(true);
+    // Got once, by the getter task: not queued again, and the bound holds.
+    expect(q.qsize()).toBe(0);
   });
 });

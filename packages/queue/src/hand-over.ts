@@ -25,6 +25,20 @@ export class PutWaiter<T> extends Future<void> {
 }
 
 /**
+ * The waiter of a blocked get (internal). `landed` says its item reached the code awaiting it:
+ * from then on the item is that code's (say, the result of a task that returned the get), and
+ * a later cancel of whoever awaits that task does not put it back (as in asyncio, where a
+ * task's result is no hand-over), which could have made it both got and queued.
+ */
+export class GetWaiter<T> extends Future<T> {
+  landed = false;
+
+  constructor() {
+    super(getEventLoop());
+  }
+}
+
+/**
  * What every queue kind shares underneath its API: the buffer, the waiter lines, and the
  * hand-overs between them, with the slots they hold (internal).
  *
@@ -32,7 +46,8 @@ export class PutWaiter<T> extends Future<void> {
  * decides, at the moment the caller's `await` would resume, whether it resumes or throws
  * `CancelledError` (a task cancel that came after the waiter was resolved, asyncio's rule).
  * - A getter is handed its item when it is woken. If its `await` throws instead, the kernel
- *   gives the item back here (`_getterDropped`), synchronously.
+ *   gives the item back here (`_giveBack`), synchronously; once the item has reached the
+ *   awaiting code (`GetWaiter.landed`), it is that code's and is never given back.
  * - A putter is woken with a slot; its item goes in once its `await` was delivered
  *   (`_finishPut`), and only if it did not throw (`dropped`): a cancelled put is not put.
  * Until then each holds a slot (`_reserved`), so a give-back always fits and no newcomer
@@ -42,7 +57,10 @@ export abstract class QueueCore<T> {
   /** @internal */ readonly _maxsize: number;
   /** @internal */ _store: ItemStore<T>;
   /** @internal Consumers waiting on an empty queue; each waiter is resolved with its item. */
-  readonly _getters = new WaiterQueue<T>(() => this._handedOver());
+  readonly _getters = new WaiterQueue<T>((waiter) => {
+    (waiter as GetWaiter<T>).landed = true;
+    this._handedOver();
+  });
   /** @internal Producers waiting on a full queue; each waiter is resolved when it is admitted. */
   readonly _putters = new WaiterQueue<void>((waiter) => this._finishPut(waiter as PutWaiter<unknown>));
   /** @internal */ readonly _joiners = new WaiterQueue<void>();
@@ -89,8 +107,10 @@ export abstract class QueueCore<T> {
 
   /** @internal Appends a blocked get to the getters' line; returns its waiter. */
   _waitToGet(): FutureLike<T> {
-    const waiter = this._getters.add(getEventLoop());
-    onDropped(waiter, this._getterDropped as (item: T) => void);
+    const waiter = this._getters.push(new GetWaiter<T>());
+    onDropped(waiter, (item: T) => {
+      if (!waiter.landed) this._giveBack(item);
+    });
     return waiter;
   }
 
@@ -123,14 +143,6 @@ export abstract class QueueCore<T> {
     if (this._releasedEarly > 0) this._releasedEarly--;
     else this._reserved--;
     if (this._putters.size > 0) this._admitPutters();
-  };
-
-  /**
-   * @internal The kernel calls this with the item a getter's dropped `await` did not take
-   * (typed loosely, so that `Queue<T>` stays covariant in `T`).
-   */
-  readonly _getterDropped = (item: never): void => {
-    this._giveBack(item);
   };
 
   /**
