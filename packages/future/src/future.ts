@@ -4,7 +4,7 @@ import { checkFunction, checkLoop, loopForCurrentCode, markDelivery, markResumpt
 import { debugTracker } from "./debug.js";
 import { awaitTrackerHere, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
 import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf, resumptions } from "./reaction.js";
-import { callSoonOne, resumesLater } from "./schedule.js";
+import { AT_ONCE, FROM_READY_QUEUE, callSoonOne, resumesLater, wakesAnother } from "./schedule.js";
 import type { AwaitTracker, Fireable, State } from "./reaction.js";
 
 export type { AwaitTracker } from "./reaction.js";
@@ -264,8 +264,10 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
   /** @internal Queues every reaction registered while pending, in registration order. */
   _queueReactions(): void {
     const loop = this._loop;
-    if (resumesLater(loop, this) && !runsInline(this)) {
-      callSoonOne(loop!, queueReactionsOf, this as Future<unknown>);
+    const how = resumesLater(loop, this);
+    if (how !== AT_ONCE && !runsInline(this)) {
+      if (how === FROM_READY_QUEUE) callSoonOne(loop!, queueReactionsOf, this as Future<unknown>);
+      else (loop as unknown as BatchEnd)._atBatchEnd(deliverAfterBatch, this as Future<unknown>);
       return;
     }
     this._queueReactionsNow();
@@ -399,6 +401,21 @@ Object.defineProperty(Future.prototype, Symbol.toStringTag, { configurable: true
 installAwaitHook(Future.prototype);
 
 /** A short text for a value in `toString` output. */
+/** A loop that delivers after the batch it runs (see `resumesLater`). */
+interface BatchEnd {
+  _atBatchEnd(deliver: (future: Future<unknown>) => void, future: Future<unknown>): void;
+}
+
+/**
+ * A settled future's delivery, made once the loop's batch has run (see `resumesLater`): at
+ * once, unless another task's wake-up is on its way already (each woken task goes on in a
+ * step of its own), then from the ready queue.
+ */
+function deliverAfterBatch(future: Future<unknown>): void {
+  if (wakesAnother(future)) callSoonOne(future.getLoop(), queueReactionsOf, future);
+  else future._queueReactionsNow();
+}
+
 /** A settled future's delivery, put in the loop's ready queue (see `resumesLater`). */
 const queueReactionsOf = markDelivery(
   markResumption((future: Future<unknown>): void => {

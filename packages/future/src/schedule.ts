@@ -25,23 +25,45 @@ interface QueueLoop {
  */
 export const firstSteps = { depth: 0, here: false };
 
+/** A loop of `@aiots/loop` running a batch of callbacks, which can deliver after it. */
+interface BatchLoop {
+  _inBatch?(): boolean;
+  _atEnd?: { readonly length: number };
+}
+
+/** How a future that settles now reaches its awaiters (see `resumesLater`). */
+export const AT_ONCE = 0;
+export const FROM_READY_QUEUE = 1;
+export const AFTER_BATCH = 2;
+
 /**
- * Whether the awaiters of a future that settles now should resume from `loop`'s ready queue
- * rather than in a microtask: when callbacks are queued there already (asyncio would run them
+ * How the awaiters of a future that settles now resume: from `loop`'s ready queue rather
+ * than in a microtask when callbacks are queued there already (asyncio would run them
  * first), while a task's first step runs (asyncio goes on with that step before it), or when
  * the wake-up of another task than the one `settling` wakes waits in the batch already
- * (asyncio runs each woken task as a step of its own, one after the other).
+ * (asyncio runs each woken task as a step of its own, one after the other); in a microtask
+ * once the loop's current batch has run, when callbacks of that batch are left (asyncio runs
+ * them first); else in a microtask now.
  */
-export function resumesLater(loop: EventLoop | undefined, settling: { _wakes(): AwaitTracker | null | undefined }): boolean {
-  if (loop === undefined || firstSteps.here) return false;
+export function resumesLater(loop: EventLoop | undefined, settling: { _wakes(): AwaitTracker | null | undefined }): number {
+  if (loop === undefined) return AT_ONCE;
+  // `sleep(0)`'s wake-up resumes its task in its own place: behind deliveries waiting for the
+  // end of the batch, if there are any.
+  if (firstSteps.here) return ((loop as BatchLoop)._atEnd?.length ?? 0) > 0 ? AFTER_BATCH : AT_ONCE;
   // (A closed loop runs nothing more: its futures' awaiters resume as microtasks. It has
   // nothing ready either.)
-  if (firstSteps.depth > 0) return !loop.isClosed();
-  const woken = resumptions.task;
-  if (woken !== undefined) {
-    const waiter = settling._wakes();
-    if (waiter !== undefined && waiter !== null && waiter !== woken) return !loop.isClosed();
-  }
+  if (firstSteps.depth > 0) return loop.isClosed() ? AT_ONCE : FROM_READY_QUEUE;
+  if (wakesAnother(settling)) return loop.isClosed() ? AT_ONCE : FROM_READY_QUEUE;
   const hasReady = (loop as QueueLoop)._hasReady;
-  return hasReady !== undefined && hasReady.call(loop);
+  if (hasReady === undefined) return AT_ONCE;
+  if (hasReady.call(loop)) return FROM_READY_QUEUE;
+  return (loop as BatchLoop)._inBatch!() ? AFTER_BATCH : AT_ONCE;
+}
+
+/** Whether the batch holds the wake-up of another task than the one `settling` wakes. */
+export function wakesAnother(settling: { _wakes(): AwaitTracker | null | undefined }): boolean {
+  const woken = resumptions.task;
+  if (woken === undefined) return false;
+  const waiter = settling._wakes();
+  return waiter !== undefined && waiter !== null && waiter !== woken;
 }

@@ -45,6 +45,11 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   /** @internal The batch that stopped early, whose callbacks from `_pausedAt` on run next. */
   _paused: CallbackHandle[] | undefined = undefined;
   /** @internal */ _pausedAt = 0;
+  /** @internal The batch being run, and the index of its next callback. */
+  _batch: CallbackHandle[] | undefined = undefined;
+  /** @internal */ _batchAt = 0;
+  /** @internal Deliveries to make once the batch has run (see `_atBatchEnd`): callback, argument, ... */
+  _atEnd: unknown[] = [];
   /** @internal */ readonly _timers = new Timers();
   /** @internal */ _iterationScheduled = false;
   /** @internal */ _inIteration = false;
@@ -173,6 +178,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     // for ever for an outcome there is.
     const rest = this._paused === undefined ? [] : this._paused.slice(this._pausedAt);
     for (const handle of [...rest, ...this._ready]) if (!handle._cancelled && isDelivery(handle._callback)) handle._run(this);
+    if (this._atEnd.length > 0) this._deliverAtEnd();
     this._ready.length = 0;
     this._paused = undefined;
     this._timers.clear();
@@ -314,11 +320,13 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
         this._ready = this._spare;
         i = 0;
       } else this._paused = undefined;
+      this._batch = batch;
       while (i < batch.length) {
         // A callback closed the loop: the rest of the batch is dropped like every other
         // scheduled callback (close() promises that nothing runs afterwards).
         if (this._closed) break;
         const handle = batch[i++]!;
+        this._batchAt = i;
         if (handle._cancelled) continue;
         handle._run(this);
         if (i < batch.length && pausesAfter(handle, batch[i]!)) {
@@ -337,6 +345,8 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
         this._spare = batch;
       }
     } finally {
+      this._batch = undefined;
+      if (!paused && this._atEnd.length > 0) this._deliverAtEnd();
       enterCallbackLoop(previousLoop);
       this._inIteration = false;
     }
@@ -351,6 +361,28 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     } else {
       this._armTimer();
     }
+  }
+
+  /**
+   * @internal Whether the batch being run has callbacks left: a task woken now resumes after
+   * them (as asyncio's would), its delivery made with `_atBatchEnd`.
+   */
+  _inBatch(): boolean {
+    const batch = this._batch;
+    // (Once a delivery waits for the end, later ones of the batch queue behind it.)
+    return batch !== undefined && (this._batchAt < batch.length || this._atEnd.length > 0);
+  }
+
+  /** @internal Calls `deliver(arg)` once the batch being run has run (if it stops early, once its rest has). */
+  _atBatchEnd<A>(deliver: (arg: A) => void, arg: A): void {
+    this._atEnd.push(deliver, arg);
+  }
+
+  /** @internal */
+  _deliverAtEnd(): void {
+    const list = this._atEnd;
+    this._atEnd = [];
+    for (let i = 0; i < list.length; i += 2) (list[i] as (arg: unknown) => void)(list[i + 1]);
   }
 
   /** @internal Whether callbacks wait to run: in the ready queue, or the rest of a batch that stopped early. */
