@@ -5,7 +5,7 @@
  * those awaits. Each case was checked against CPython 3.13.
  */
 import { describe, expect, it } from "vitest";
-import { Event, Lock, Queue, Semaphore, createTask, sleep, waitFor } from "aiots";
+import { Event, Future, Lock, Queue, Semaphore, createTask, getRunningLoop, sleep, waitFor } from "aiots";
 import type { Task } from "aiots";
 import { vrun } from "./conformance/helpers.js";
 
@@ -102,5 +102,26 @@ describe("a task's first step goes on through awaits that do not wait", () => {
       });
       await Promise.all([waiter, setter]);
       expect(log).toEqual(["setter went on", "waiter woke"]);
+    }));
+});
+
+describe("a task woken by a loop callback", () => {
+  it("resumes once the rest of that iteration's callbacks have run, also when the iteration stops early for another task (asyncio: main, Y, A)", () =>
+    vrun(async () => {
+      const loop = getRunningLoop();
+      const log: string[] = [];
+      const fut = new Future<number>();
+      createTask(async () => {
+        await fut;
+        log.push("A");
+      });
+      await sleep(0); // A waits for fut
+      loop.callSoon(() => fut.setResult(1));
+      loop.callLater(0, () => log.push("Y"));
+      await sleep(0);
+      log.push("main");
+      await sleep(0);
+      await sleep(0);
+      expect(log).toEqual(["main", "Y", "A"]);
     }));
 });

@@ -235,6 +235,13 @@ export function resumptionOf(fn: unknown): number {
 
 export const RESUMES_ALONE = 1;
 
+/**
+ * Set while a loop callback that stands for the woken task's own step (the wake-up of
+ * `sleep(0)`, a Barrier party's turn) settles the future that task awaits: its awaiters
+ * resume at once, in that callback's place, not behind the rest of the iteration (internal).
+ */
+export const stepInPlace = { on: false };
+
 const delivery = callbackMark(Symbol.for("aiots.delivery"));
 
 /**

@@ -11,6 +11,7 @@ export {
   currentTaskOrUndefined,
   isTaskStep,
   resumptionOf,
+  stepInPlace,
   markDelivery,
   isDelivery,
   RESUMES_TOGETHER,

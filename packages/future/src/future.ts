@@ -1,6 +1,6 @@
 import { CancelledError, InvalidStateError } from "@aiots/core";
 import type { EventLoop, FutureLike } from "@aiots/core";
-import { checkFunction, checkLoop, loopForCurrentCode, markDelivery, markResumption, runsInline } from "@aiots/core/internal";
+import { checkFunction, checkLoop, loopForCurrentCode, markDelivery, markResumption, runningLoopOrUndefined, runsInline } from "@aiots/core/internal";
 import { debugTracker } from "./debug.js";
 import { awaitTrackerHere, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
 import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf, resumptions } from "./reaction.js";
@@ -263,7 +263,8 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
 
   /** @internal Queues every reaction registered while pending, in registration order. */
   _queueReactions(): void {
-    const loop = this._loop;
+    // (A future made without a loop goes by the loop of the code that settles it.)
+    const loop = this._loop ?? runningLoopOrUndefined();
     const how = resumesLater(loop, this);
     if (how !== AT_ONCE && !runsInline(this)) {
       if (how === FROM_READY_QUEUE) callSoonOne(loop!, queueReactionsOf, this as Future<unknown>);

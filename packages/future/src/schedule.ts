@@ -1,4 +1,5 @@
 import type { EventLoop, Handle } from "@aiots/core";
+import { stepInPlace } from "@aiots/core/internal";
 import { resumptions } from "./reaction.js";
 import type { AwaitTracker } from "./reaction.js";
 
@@ -23,12 +24,11 @@ interface QueueLoop {
  * one). `here`: set while a callback that stands for its awaiter's own step (the wake-up of
  * `sleep(0)`) settles a future, whose awaiters then resume at once.
  */
-export const firstSteps = { depth: 0, here: false };
+export const firstSteps = { depth: 0 };
 
 /** A loop of `@aiots/loop` running a batch of callbacks, which can deliver after it. */
 interface BatchLoop {
   _inBatch?(): boolean;
-  _atEnd?: { readonly length: number };
 }
 
 /** How a future that settles now reaches its awaiters (see `resumesLater`). */
@@ -47,9 +47,8 @@ export const AFTER_BATCH = 2;
  */
 export function resumesLater(loop: EventLoop | undefined, settling: { _wakes(): AwaitTracker | null | undefined }): number {
   if (loop === undefined) return AT_ONCE;
-  // `sleep(0)`'s wake-up resumes its task in its own place: behind deliveries waiting for the
-  // end of the batch, if there are any.
-  if (firstSteps.here) return ((loop as BatchLoop)._atEnd?.length ?? 0) > 0 ? AFTER_BATCH : AT_ONCE;
+  // A wake-up that stands for the task's own step resumes it in that place (see `stepInPlace`).
+  if (stepInPlace.on) return AT_ONCE;
   // (A closed loop runs nothing more: its futures' awaiters resume as microtasks. It has
   // nothing ready either.)
   if (firstSteps.depth > 0) return loop.isClosed() ? AT_ONCE : FROM_READY_QUEUE;

@@ -1,8 +1,8 @@
 
 import type { Handle, WaitOptions } from "@aiots/core";
-import { checkTime, checkWaitOptions, linkAbort, loopForCurrentCode, markResumption, onSettle } from "@aiots/core/internal";
+import { checkTime, checkWaitOptions, linkAbort, loopForCurrentCode, markResumption, onSettle, stepInPlace } from "@aiots/core/internal";
 import { Future } from "./future.js";
-import { callSoonOne, firstSteps } from "./schedule.js";
+import { callSoonOne } from "./schedule.js";
 
 /**
  * A future that resolves to `value` after `ms` milliseconds (asyncio's `sleep`). `sleep(0)`
@@ -62,11 +62,11 @@ const wakeNowEmpty = markResumption((future: Future<unknown>): void => {
 
 /** `sleep(0)`'s wake-up: it is the awaiting task's next step (asyncio's bare yield), not a callback that wakes it. */
 function wakeNow<T>(future: Future<T>, value: T): void {
-  firstSteps.here = true;
+  stepInPlace.on = true;
   try {
     wake(future, value);
   } finally {
-    firstSteps.here = false;
+    stepInPlace.on = false;
   }
 }
 markResumption(wakeNow, true);

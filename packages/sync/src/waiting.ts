@@ -1,5 +1,5 @@
 import type { EventLoop, FutureLike } from "@aiots/core";
-import { WaiterQueue, linkAbort, onDropped } from "@aiots/core/internal";
+import { WaiterQueue, linkAbort, onDropped, stepInPlace } from "@aiots/core/internal";
 import { getEventLoop } from "@aiots/loop";
 
 /**
@@ -88,7 +88,13 @@ export class Turns {
   _loop: EventLoop | undefined = undefined;
   /** @internal Lets the first waiter in line go, and schedules the next turn if any wait. */
   readonly _next = (): void => {
-    this._line.wakeFirst(true);
+    // The turn stands for the woken party's own step: it goes on in this callback's place.
+    stepInPlace.on = true;
+    try {
+      this._line.wakeFirst(true);
+    } finally {
+      stepInPlace.on = false;
+    }
     if (this._line.size > 0) this._loop!.callSoon(this._next);
     else this._loop = undefined;
   };
