@@ -279,3 +279,37 @@ describe("an item that reached a task's result", () => {
     expect(q.qsize()).toBe(0);
   });
 });
+
+describe("a loop closed while wake-ups wait for the end of its iteration", () => {
+  it("delivers them all, from a later callback or from the same one", async () => {
+    for (const where of ["later callback", "same callback"]) {
+      const loop = new VirtualTimeLoop();
+      const fa = loop.createFuture<number>();
+      const fb = loop.createFuture<number>();
+      const got: string[] = [];
+      const reports: unknown[] = [];
+      loop.setExceptionHandler((_l, context) => reports.push(context.exception ?? context.message));
+      // Two tasks await fa and fb; the loop is idle (not running), as a default loop is.
+      loop.createTask(async () => got.push(`a ${await fa}`));
+      loop.createTask(async () => got.push(`b ${await fb}`));
+      await loop.advance(0);
+      if (where === "later callback") {
+        loop.callSoon(() => {
+          fa.setResult(1);
+          fb.setResult(2);
+        });
+        loop.callSoon(() => loop.close());
+      } else {
+        loop.callSoon(() => {
+          loop.close();
+          fa.setResult(1);
+          fb.setResult(2);
+        });
+        loop.callSoon(() => undefined);
+      }
+      for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+      expect([where, ...got]).toEqual([where, "a 1", "b 2"]);
+      expect(reports).toEqual([]);
+    }
+  });
+});

@@ -413,7 +413,8 @@ interface BatchEnd {
  * step of its own), then from the ready queue.
  */
 function deliverAfterBatch(future: Future<unknown>): void {
-  if (wakesAnother(future)) callSoonOne(future.getLoop(), queueReactionsOf, future);
+  const loop = future.getLoop();
+  if (wakesAnother(future) && !loop.isClosed()) callSoonOne(loop, queueReactionsOf, future);
   else future._queueReactionsNow();
 }
 

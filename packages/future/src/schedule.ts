@@ -56,7 +56,7 @@ export function resumesLater(loop: EventLoop | undefined, settling: { _wakes(): 
   const hasReady = (loop as QueueLoop)._hasReady;
   if (hasReady === undefined) return AT_ONCE;
   if (hasReady.call(loop)) return FROM_READY_QUEUE;
-  return (loop as BatchLoop)._inBatch!() ? AFTER_BATCH : AT_ONCE;
+  return (loop as BatchLoop)._inBatch!() && !loop.isClosed() ? AFTER_BATCH : AT_ONCE;
 }
 
 /** Whether the batch holds the wake-up of another task than the one `settling` wakes. */

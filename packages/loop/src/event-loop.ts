@@ -176,9 +176,13 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     this._closed = true;
     // Deliveries of futures that have settled are made still: their awaiters must not wait
     // for ever for an outcome there is.
-    const rest = this._paused === undefined ? [] : this._paused.slice(this._pausedAt);
-    for (const handle of [...rest, ...this._ready]) if (!handle._cancelled && isDelivery(handle._callback)) handle._run(this);
+    // (In the order they would have run: the rest of the batch being run or stopped early, the
+    // deliveries waiting for its end, the ready queue.)
+    const rest =
+      this._batch !== undefined ? this._batch.slice(this._batchAt) : this._paused === undefined ? [] : this._paused.slice(this._pausedAt);
+    for (const handle of rest) if (!handle._cancelled && isDelivery(handle._callback)) handle._run(this);
     if (this._atEnd.length > 0) this._deliverAtEnd();
+    for (const handle of this._ready) if (!handle._cancelled && isDelivery(handle._callback)) handle._run(this);
     this._ready.length = 0;
     this._paused = undefined;
     this._timers.clear();
