@@ -217,23 +217,26 @@ export const markTaskStep = taskStep.mark;
 /** Whether `fn` was marked with `markTaskStep` (internal). */
 export const isTaskStep = taskStep.has;
 
+const resumption = callbackMark(Symbol.for("aiots.resumption"));
+const together = callbackMark(Symbol.for("aiots.resumesTogether"));
+
 /**
  * Marks a loop callback that wakes a task (it delivers a settled future to its awaiters):
  * the loop lets the woken code run before its next callback, as asyncio runs the task's
- * step in that callback's place. `together`: unless the next callback is such a wake-up
- * too (tasks woken in one go resume in one go) (internal).
+ * step in that callback's place. `resumesTogether`: unless the next callback is such a
+ * wake-up too (tasks woken in one go resume in one go) (internal).
  */
-export function markResumption<F extends (...args: never[]) => unknown>(fn: F, together = false): F {
-  (fn as F & { [RESUMPTION]?: number })[RESUMPTION] = together ? RESUMES_TOGETHER : RESUMES_ALONE;
+export function markResumption<F extends (...args: never[]) => unknown>(fn: F, resumesTogether = false): F {
+  resumption.mark(fn);
+  if (resumesTogether) together.mark(fn);
   return fn;
 }
 
-/** How `fn` was marked with `markResumption`: 0 not at all, else `RESUMES_ALONE` or `RESUMES_TOGETHER` (internal). */
-export function resumptionOf(fn: unknown): number {
-  return (fn as { [RESUMPTION]?: number } | undefined)?.[RESUMPTION] ?? 0;
-}
+/** Whether `fn` was marked with `markResumption` (internal). */
+export const isResumption = resumption.has;
 
-export const RESUMES_ALONE = 1;
+/** Whether `fn` was marked with `markResumption(fn, true)` (internal). */
+export const resumesTogether = together.has;
 
 /**
  * Set while a loop callback that stands for the woken task's own step (the wake-up of
@@ -253,9 +256,6 @@ export const markDelivery = delivery.mark;
 
 /** Whether `fn` was marked with `markDelivery` (internal). */
 export const isDelivery = delivery.has;
-export const RESUMES_TOGETHER = 2;
-
-const RESUMPTION = Symbol.for("aiots.resumption");
 
 // The loop's own context, that no code runs in directly (only copies of it, or scopes that
 // restore it), made with no current task even if this module is first loaded from inside one.

@@ -4,7 +4,7 @@ import { checkFunction, checkLoop, loopForCurrentCode, markDelivery, markResumpt
 import { debugTracker } from "./debug.js";
 import { awaitTrackerHere, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
 import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf, resumptions } from "./reaction.js";
-import { AT_ONCE, FROM_READY_QUEUE, callSoonOne, resumesLater, wakesAnother } from "./schedule.js";
+import { AT_ONCE, FROM_READY_QUEUE, atBatchEnd, callSoonOne, resumesLater, wakesAnother } from "./schedule.js";
 import type { AwaitTracker, Fireable, State } from "./reaction.js";
 
 export type { AwaitTracker } from "./reaction.js";
@@ -268,7 +268,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     const how = resumesLater(loop, this);
     if (how !== AT_ONCE && !runsInline(this)) {
       if (how === FROM_READY_QUEUE) callSoonOne(loop!, queueReactionsOf, this as Future<unknown>);
-      else (loop as unknown as BatchEnd)._atBatchEnd(deliverAfterBatch, this as Future<unknown>);
+      else atBatchEnd(loop!, deliverAfterBatch, this as Future<unknown>);
       return;
     }
     this._queueReactionsNow();
@@ -401,12 +401,6 @@ Object.defineProperty(Future.prototype, Symbol.toStringTag, { configurable: true
 
 installAwaitHook(Future.prototype);
 
-/** A short text for a value in `toString` output. */
-/** A loop that delivers after the batch it runs (see `resumesLater`). */
-interface BatchEnd {
-  _atBatchEnd(deliver: (future: Future<unknown>) => void, future: Future<unknown>): void;
-}
-
 /**
  * A settled future's delivery, made once the loop's batch has run (see `resumesLater`): at
  * once, unless another task's wake-up is on its way already (each woken task goes on in a
@@ -425,6 +419,7 @@ const queueReactionsOf = markDelivery(
   }),
 );
 
+/** A short text for a value in `toString` output. */
 export function preview(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === "function") return "[function]";

@@ -3,33 +3,31 @@ import { stepInPlace } from "@aiots/core/internal";
 import { resumptions } from "./reaction.js";
 import type { AwaitTracker } from "./reaction.js";
 
-/** A loop of `@aiots/loop`, which can schedule a one-argument callback without an array. */
-interface OneArgLoop {
+/** What a loop of `@aiots/loop` offers beyond the `EventLoop` interface (a user's loop may not). */
+interface LoopInternals {
+  /** Schedules a one-argument callback without an arguments array. */
   _callSoonOne?(cb: (arg: never) => unknown, arg: unknown): Handle;
+  /** Whether callbacks wait in the ready queue (or the rest of a batch that stopped early). */
+  _hasReady?(): boolean;
+  /** Whether the batch being run has callbacks left. */
+  _inBatch?(): boolean;
+  /** Calls `deliver(arg)` once the batch being run has run. */
+  _atBatchEnd?(deliver: (arg: never) => void, arg: unknown): void;
 }
 
 /** `loop.callSoon(cb, arg)`, through the loop's array-free path when it has one. */
 export function callSoonOne<A>(loop: EventLoop, cb: (arg: A) => unknown, arg: A): Handle {
-  const fast = (loop as OneArgLoop)._callSoonOne;
+  const fast = (loop as LoopInternals)._callSoonOne;
   return fast !== undefined ? fast.call(loop, cb as (arg: never) => unknown, arg) : loop.callSoon(cb, arg);
 }
 
-/** A loop of `@aiots/loop`, whose ready queue can be looked at. */
-interface QueueLoop {
-  _hasReady?(): boolean;
+/** `deliver(arg)` once `loop`'s current batch has run (only when `resumesLater` said `AFTER_BATCH`). */
+export function atBatchEnd<A>(loop: EventLoop, deliver: (arg: A) => void, arg: A): void {
+  (loop as LoopInternals)._atBatchEnd!(deliver as (arg: never) => void, arg);
 }
 
-/**
- * `depth`: how many task first steps are running now (nested: an eager task started inside
- * one). `here`: set while a callback that stands for its awaiter's own step (the wake-up of
- * `sleep(0)`) settles a future, whose awaiters then resume at once.
- */
+/** How many task first steps are running now (nested: an eager task started inside one). */
 export const firstSteps = { depth: 0 };
-
-/** A loop of `@aiots/loop` running a batch of callbacks, which can deliver after it. */
-interface BatchLoop {
-  _inBatch?(): boolean;
-}
 
 /** How a future that settles now reaches its awaiters (see `resumesLater`). */
 export const AT_ONCE = 0;
@@ -43,20 +41,17 @@ export const AFTER_BATCH = 2;
  * the wake-up of another task than the one `settling` wakes waits in the batch already
  * (asyncio runs each woken task as a step of its own, one after the other); in a microtask
  * once the loop's current batch has run, when callbacks of that batch are left (asyncio runs
- * them first); else in a microtask now.
+ * them first); else in a microtask now. A wake-up that stands for the task's own step (see
+ * `stepInPlace`), and any of a closed loop (which runs nothing more), resume at once.
  */
 export function resumesLater(loop: EventLoop | undefined, settling: { _wakes(): AwaitTracker | null | undefined }): number {
-  if (loop === undefined) return AT_ONCE;
-  // A wake-up that stands for the task's own step resumes it in that place (see `stepInPlace`).
-  if (stepInPlace.on) return AT_ONCE;
-  // (A closed loop runs nothing more: its futures' awaiters resume as microtasks. It has
-  // nothing ready either.)
-  if (firstSteps.depth > 0) return loop.isClosed() ? AT_ONCE : FROM_READY_QUEUE;
-  if (wakesAnother(settling)) return loop.isClosed() ? AT_ONCE : FROM_READY_QUEUE;
-  const hasReady = (loop as QueueLoop)._hasReady;
-  if (hasReady === undefined) return AT_ONCE;
-  if (hasReady.call(loop)) return FROM_READY_QUEUE;
-  return (loop as BatchLoop)._inBatch!() && !loop.isClosed() ? AFTER_BATCH : AT_ONCE;
+  if (loop === undefined || stepInPlace.on) return AT_ONCE;
+  const internals = loop as LoopInternals;
+  let how: number;
+  if (firstSteps.depth > 0 || wakesAnother(settling) || internals._hasReady?.() === true) how = FROM_READY_QUEUE;
+  else if (internals._inBatch?.() === true) how = AFTER_BATCH;
+  else return AT_ONCE;
+  return loop.isClosed() ? AT_ONCE : how;
 }
 
 /** Whether the batch holds the wake-up of another task than the one `settling` wakes. */

@@ -56,9 +56,10 @@ function wakeEmpty(future: Future<unknown>): void {
   wake(future, undefined);
 }
 
-const wakeNowEmpty = markResumption((future: Future<unknown>): void => {
+function wakeNowEmpty(future: Future<unknown>): void {
   wakeNow(future, undefined);
-}, true);
+}
+markResumption(wakeNowEmpty, true);
 
 /** `sleep(0)`'s wake-up: it is the awaiting task's next step (asyncio's bare yield), not a callback that wakes it. */
 function wakeNow<T>(future: Future<T>, value: T): void {

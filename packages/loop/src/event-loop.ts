@@ -6,7 +6,7 @@ import type {
   TaskFunction,
   TaskOptions,
 } from "@aiots/core";
-import { checkBoolean, checkFunction, checkObject, checkTime, debugSwitch, enterCallbackLoop, inLoopScope, isDelivery, resumptionOf, RESUMES_TOGETHER, runningLoopOrUndefined } from "@aiots/core/internal";
+import { checkBoolean, checkFunction, checkObject, checkTime, debugSwitch, enterCallbackLoop, inLoopScope, isDelivery, isResumption, resumesTogether, runningLoopOrUndefined } from "@aiots/core/internal";
 import { Future, Task, ensureFuture } from "@aiots/future";
 import { dispatchException, printException } from "./exceptions.js";
 import { CallbackHandle, ONE_ARG, packArgs, recordSource } from "./handle.js";
@@ -178,15 +178,22 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     // for ever for an outcome there is.
     // (In the order they would have run: the rest of the batch being run or stopped early, the
     // deliveries waiting for its end, the ready queue.)
-    const rest =
-      this._batch !== undefined ? this._batch.slice(this._batchAt) : this._paused === undefined ? [] : this._paused.slice(this._pausedAt);
-    for (const handle of rest) if (!handle._cancelled && isDelivery(handle._callback)) handle._run(this);
+    if (this._batch !== undefined) this._runDeliveries(this._batch, this._batchAt);
+    else if (this._paused !== undefined) this._runDeliveries(this._paused, this._pausedAt);
     if (this._atEnd.length > 0) this._deliverAtEnd();
-    for (const handle of this._ready) if (!handle._cancelled && isDelivery(handle._callback)) handle._run(this);
+    this._runDeliveries(this._ready, 0);
     this._ready.length = 0;
     this._paused = undefined;
     this._timers.clear();
     this._disarmHostTimer();
+  }
+
+  /** @internal Runs the deliveries (see `markDelivery`) among `handles` from `from` on. */
+  _runDeliveries(handles: readonly CallbackHandle[], from: number): void {
+    for (let i = from; i < handles.length; i++) {
+      const handle = handles[i]!;
+      if (!handle._cancelled && isDelivery(handle._callback)) handle._run(this);
+    }
   }
 
   isClosed(): boolean {
@@ -441,8 +448,8 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
  * together resume together (in order), as promise reactions.
  */
 function pausesAfter(handle: CallbackHandle, next: CallbackHandle): boolean {
-  const resumes = resumptionOf(handle._callback);
-  if (resumes !== 0) return resumes !== RESUMES_TOGETHER || resumptionOf(next._callback) !== RESUMES_TOGETHER;
+  const cb = handle._callback;
+  if (isResumption(cb)) return !(resumesTogether(cb) && resumesTogether(next._callback));
   const task = handle._task() as Task<unknown> | undefined;
   return task !== undefined && task._goesOnSoon();
 }
