@@ -1,4 +1,5 @@
 import { Deque } from "./deque.js";
+import { isCancelledError } from "./errors.js";
 import type { EventLoop, FutureLike } from "./interfaces.js";
 
 /**
@@ -37,13 +38,27 @@ export function stillOnItsWay(future: FutureLike<unknown>): boolean {
   return f._reactions !== undefined || (f._nativeWaiter !== undefined && f._nativeWaiter !== null);
 }
 
-/** Settles `future` as `thenable` settles, unless it is done by then (internal). */
+/**
+ * Settles `future` as `thenable` settles, unless it is done by then: a rejection with a
+ * `CancelledError` cancels it, with that very error on an aiots future (as asyncio copies a
+ * cancelled future's state, and a task whose coroutine raises `CancelledError` ends
+ * cancelled); a future that refuses the cancel fails with the error instead (internal).
+ */
 export function follow<T>(thenable: PromiseLike<T>, future: FutureLike<T>): void {
   thenable.then(
     (value) => {
       if (!future.done()) future.setResult(value);
     },
     (error: unknown) => {
+      if (future.done()) return;
+      if (isCancelledError(error)) {
+        const f = future as FutureLike<T> & { _result?: unknown };
+        const own = "_result" in f && f._result === undefined;
+        if (own) f._result = error;
+        if (future.cancel(error.message === "" ? undefined : error.message)) return;
+        // Refused (a future that takes no cancel once its source settled): it fails instead.
+        if (own && !future.done()) f._result = undefined;
+      }
       if (!future.done()) future.setException(error);
     },
   );

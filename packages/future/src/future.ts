@@ -40,7 +40,7 @@ type DoneCallback = (future: never) => void;
  */
 export class Future<T> extends Promise<T> implements FutureLike<T> {
   /** @internal */ _state: State = PENDING;
-  /** @internal The result, the exception, or (made on first use) the `CancelledError`, by state. */
+  /** @internal The result, the exception, or the `CancelledError` (made by `cancel()`), by state. */
   _result: unknown = undefined;
   /** @internal */ _cancelMessage: string | undefined = undefined;
   /** @internal */ _loop: EventLoop | undefined;
@@ -148,12 +148,16 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
   }
 
   /**
-   * Marks the future done with `error`, which awaiters then throw. Throws
-   * `InvalidStateError` if done. (To cancel, call `cancel()`: a future whose exception is
-   * a `CancelledError` is finished, not cancelled.)
+   * Marks the future done with `error`, which awaiters then throw. An error class (`Error`
+   * or a subclass) is instantiated with no arguments, as asyncio does with an exception
+   * class. Throws `InvalidStateError` if done. (To cancel, call `cancel()`: a future whose
+   * exception is a `CancelledError` is finished, not cancelled.)
    */
   setException(error: unknown): void {
     if (this._state !== PENDING) throw new InvalidStateError(`invalid state: ${STATE_NAMES[this._state]}`);
+    if (typeof error === "function" && (error === Error || (error as { prototype?: unknown }).prototype instanceof Error)) {
+      error = new (error as new () => Error)();
+    }
     this._state = REJECTED;
     this._result = error;
     if (this._nativeWaiter === undefined) this._native = this._nativeReject = undefined;
@@ -175,6 +179,8 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     }
     this._state = CANCELLED;
     this._cancelMessage = msg;
+    // Made here, so its stack shows the code that cancelled (a subclass may have put its own).
+    if (this._result === undefined) this._result = new CancelledError(msg);
     if (this._nativeWaiter === undefined) this._native = this._nativeReject = undefined;
     const onCancel = this._onCancel;
     if (onCancel !== undefined) {

@@ -105,8 +105,16 @@ export class Runner {
       interrupted = true;
       task.cancel("interrupted by SIGINT");
     };
-    const listen = canHandleSigint();
-    if (listen) process.on("SIGINT", onSigint);
+    let listen = canHandleSigint();
+    if (listen) {
+      try {
+        process.on("SIGINT", onSigint);
+      } catch {
+        // The host refused the handler (asyncio goes on without it too): no Ctrl-C handling.
+        process.off("SIGINT", onSigint);
+        listen = false;
+      }
+    }
     try {
       task = this._context!.runInAsyncScope(() => loop.createTask(main, { name: "main" })) as Task<T>;
       return await loop.runUntilComplete(task);

@@ -1,32 +1,9 @@
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ExceptionContext } from "@aiots/core";
 import { EventLoop, VirtualTimeLoop, run } from "@aiots/loop";
 import { currentTask } from "@aiots/future";
+import { collectUntil, turn } from "./helpers.js";
 
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/**
- * The garbage collector, exposed for this process: `--expose-gc` turned on at run time, then
- * `gc` taken from a fresh context (it is installed on contexts created after the flag).
- */
-const gc: () => void = (globalThis as { gc?: () => void }).gc ?? (setFlagsFromString("--expose-gc"), runInNewContext("gc") as () => void);
-
-/**
- * Collects garbage until `done()` holds (finalizers run as host tasks after a collection).
- * Each collection starts in a fresh host task: a `WeakRef.deref()` keeps its target alive
- * until the end of the task that called it.
- */
-async function collectUntil(done: () => boolean, rounds = 20): Promise<void> {
-  for (let i = 0; i < rounds; i++) {
-    await turn();
-    gc();
-    await turn();
-    await turn();
-    if (done()) return;
-  }
-}
 
 const loops: EventLoop[] = [];
 function debugLoop(): { loop: EventLoop; seen: ExceptionContext[] } {
