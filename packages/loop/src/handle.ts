@@ -31,6 +31,37 @@ function sourceOf(handle: CallbackHandle): string | undefined {
   return lines.slice(first).join("\n");
 }
 
+/** What a cancelled handle of a loop in debug mode was to call, for its text. */
+const cancelledCalls = new WeakMap<CallbackHandle, string>();
+
+/** Where a handle of a loop in debug mode was scheduled: the first frame outside the loop, as `file:line:column`. */
+function originOf(handle: CallbackHandle): string | undefined {
+  const frame = sourceOf(handle)?.split("\n", 1)[0]?.trim();
+  if (frame === undefined || frame === "") return undefined;
+  const inParens = /\(([^()]*)\)$/.exec(frame);
+  return inParens !== null ? inParens[1] : frame.replace(/^at /, "");
+}
+
+/** An argument as a handle's debug text shows it: short, without calling user code. */
+function argText(arg: unknown): string {
+  switch (typeof arg) {
+    case "string":
+      return JSON.stringify(arg.length > 20 ? `${arg.slice(0, 17)}...` : arg);
+    case "function":
+      return arg.name === "" ? "<function>" : arg.name;
+    case "object": {
+      if (arg === null) return "null";
+      if (Array.isArray(arg)) return `Array(${arg.length})`;
+      const name = (Object.getPrototypeOf(arg) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+      return typeof name === "string" && name !== "" ? name : "Object";
+    }
+    case "bigint":
+      return `${arg}n`;
+    default:
+      return String(arg);
+  }
+}
+
 /**
  * `_args` of a handle whose callback takes one argument, kept in `_arg`: the common case
  * (a task's step, a sleep's wake-up) then needs no array.
@@ -58,7 +89,9 @@ export interface HandleRunner {
 /**
  * A callback scheduled on a loop (asyncio's `Handle`). `cancel()` keeps it from running;
  * a cancelled timer stays in the loop's heap until it reaches the top or the heap is
- * compacted, so cancelling is O(1). Made by the loop's `callSoon`, not by hand.
+ * compacted, so cancelling is O(1). Made by the loop's `callSoon`, not by hand. On a loop
+ * in debug mode its text also shows the arguments and where it was scheduled, kept after
+ * a cancel (asyncio's debug repr).
  *
  * @example
  * ```ts
@@ -83,6 +116,8 @@ export class CallbackHandle implements Handle {
 
   cancel(): void {
     if (this._cancelled) return;
+    // In debug mode the text keeps what the handle was to call, as asyncio's repr does.
+    if (sources.has(this)) cancelledCalls.set(this, this._callText());
     this._cancelled = true;
     // Let go of what the callback holds: a cancelled timeout must not pin its closure.
     this._callback = undefined;
@@ -104,7 +139,7 @@ export class CallbackHandle implements Handle {
     if (loop._debug) {
       const took = performance.now() - start;
       if (took >= loop.slowCallbackDuration) {
-        loop.callExceptionHandler(this._context(`Executing ${this.toString()} took ${took.toFixed(1)} ms`));
+        loop.callExceptionHandler(this._context(`Executing ${this._label(false)} took ${took.toFixed(1)} ms`));
       }
     }
   }
@@ -163,7 +198,32 @@ export class CallbackHandle implements Handle {
   }
 
   toString(): string {
-    return `Handle [${this._cancelled ? "cancelled" : this._describe()}]`;
+    return this._label(true);
+  }
+
+  /** @internal The text of the handle; `full`: with the debug-mode details (see `_state`). */
+  _label(full: boolean): string {
+    return `Handle [${this._state(full)}]`;
+  }
+
+  /**
+   * @internal What `toString` shows inside the brackets: the callback's name, or
+   * `cancelled`; in debug mode (with `full`) also its arguments and where it was scheduled
+   * (asyncio's debug repr), kept after a cancel.
+   */
+  _state(full: boolean): string {
+    if (!full || !sources.has(this)) return this._cancelled ? "cancelled" : this._describe();
+    const origin = originOf(this);
+    const call = this._cancelled ? `cancelled, ${cancelledCalls.get(this) ?? "<unknown>"}` : this._callText();
+    return origin === undefined ? call : `${call}, created at ${origin}`;
+  }
+
+  /** @internal The call this handle makes, with its arguments: `tick(1, "a")`. */
+  _callText(): string {
+    if (this._task() !== undefined) return this._describe();
+    const args = this._args;
+    const list = args === undefined ? [] : args === ONE_ARG ? [this._arg] : args;
+    return `${this._describe()}(${list.map(argText).join(", ")})`;
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {
@@ -214,7 +274,7 @@ export class TimerCallbackHandle extends CallbackHandle implements TimerHandle {
     return "TimerHandle";
   }
 
-  override toString(): string {
-    return `TimerHandle [when: ${this._when}, ${this._cancelled ? "cancelled" : this._describe()}]`;
+  override _label(full: boolean): string {
+    return `TimerHandle [when: ${this._when}, ${this._state(full)}]`;
   }
 }

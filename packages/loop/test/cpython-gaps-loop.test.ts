@@ -5,9 +5,6 @@
 // Written anew for aiots: milliseconds, `handler(loop, context)`, a VirtualTimeLoop wherever
 // time matters. Python-only parts (policies, task factories, coroutine objects) are left out;
 // where the API has no hook the Python test patches, the intent is ported instead.
-// Left out because aiots differs: test_handle_repr_debug and test_timer_repr_debug (a
-// handle's text shows no arguments or origin in debug mode, and none of its callback once
-// cancelled).
 import { inspect } from "node:util";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ExceptionContext } from "@aiots/core";
@@ -293,6 +290,32 @@ describe("HandleTests and TimerTests (test_events)", () => {
     expect(String(method)).toMatch(/^Handle \[.*testHandleRepr.*\]$/);
     partial.cancel();
     expect(String(partial)).toBe("Handle [cancelled]");
+  });
+
+  it("debug mode: a handle's text shows the call with its arguments and where it was scheduled, kept after a cancel (test_handle_repr_debug)", () => {
+    const loop = track(new VirtualTimeLoop());
+    loop.setDebug(true);
+    function noop(..._args: unknown[]): void {}
+    const handle = loop.callSoon(noop, 1, "two");
+    const text = String(handle);
+    expect(text).toMatch(/^Handle \[noop\(1, "two"\), created at .*cpython-gaps-loop\.test\.ts:\d+:\d+\]$/);
+    handle.cancel();
+    expect(String(handle)).toBe(text.replace("Handle [", "Handle [cancelled, "));
+    handle.cancel();
+    expect(String(handle)).toBe(text.replace("Handle [", "Handle [cancelled, "));
+    // Outside debug mode the text stays short.
+    const quiet = track(new VirtualTimeLoop()).callSoon(noop, 1);
+    expect(String(quiet)).toBe("Handle [noop]");
+  });
+
+  it("debug mode: a timer handle's text shows its deadline, the call and its origin, kept after a cancel (test_timer_repr_debug)", () => {
+    const loop = track(new VirtualTimeLoop());
+    loop.setDebug(true);
+    function noop(): void {}
+    const timer = loop.callAt(123, noop);
+    expect(String(timer)).toMatch(/^TimerHandle \[when: 123, noop\(\), created at .*cpython-gaps-loop\.test\.ts:\d+:\d+\]$/);
+    timer.cancel();
+    expect(String(timer)).toMatch(/^TimerHandle \[when: 123, cancelled, noop\(\), created at .*cpython-gaps-loop\.test\.ts:\d+:\d+\]$/);
   });
 
   it("a cancelled timer handle still shows its deadline (test_timer_repr)", () => {
