@@ -42,9 +42,7 @@ import {
   sleep,
 } from "aiots";
 import type { ExceptionContext, Task } from "aiots";
-
-/** Runs `main` as the main task of a fresh virtual-time loop. */
-const onVirtualLoop = <T>(main: () => Promise<T>): Promise<T> => run(main, { loop: new VirtualTimeLoop() });
+import { onVirtualLoop } from "./helpers.js";
 
 /** Starts `n` tasks running `fn` and gathers them (BarrierTests.gather_tasks). */
 function gatherTasks<T>(n: number, fn: () => Promise<T>): PromiseLike<T[]> {

@@ -13,8 +13,6 @@
  * the error is made, not where it is thrown, so the interrupted line cannot be in it; the
  * CancelledError is made by `cancel()`, so its stack names the code that cancelled.
  */
-import v8 from "node:v8";
-import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import {
   ALL_COMPLETED,
@@ -27,21 +25,11 @@ import {
   currentTask,
   ensureFuture,
   gather,
-  getRunningLoop,
-  run,
   sleep,
   wait,
 } from "aiots";
 import type { ExceptionContext } from "aiots";
-
-/** Runs `main` as the main task of a fresh virtual-time loop. */
-const onVirtualLoop = <T>(main: () => Promise<T>): Promise<T> => run(main, { loop: new VirtualTimeLoop() });
-
-/** The running loop's (virtual) time. */
-const now = (): number => getRunningLoop().time();
-
-/** test_utils.run_briefly: one short run of a loop that is not running. */
-const runBriefly = (loop: VirtualTimeLoop): Promise<void> => loop.runUntilComplete(() => sleep(0));
+import { gc, now, onVirtualLoop, runBriefly, withLoop } from "./helpers.js";
 
 /** The error `p` rejects with (fails the test if it fulfils). */
 async function rejection(p: PromiseLike<unknown>): Promise<unknown> {
@@ -52,20 +40,6 @@ async function rejection(p: PromiseLike<unknown>): Promise<unknown> {
   }
   throw new Error("expected a rejection");
 }
-
-/** A fresh VirtualTimeLoop, closed after `body`. */
-async function withLoop<T>(body: (loop: VirtualTimeLoop) => Promise<T>): Promise<T> {
-  const loop = new VirtualTimeLoop();
-  try {
-    return await body(loop);
-  } finally {
-    loop.close();
-  }
-}
-
-// gc() without the --expose-gc command-line flag.
-v8.setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
 
 describe("creating tasks", () => {
   it("createTask inside a task returns a Task whose await gives the function's result (test_bare_create_task)", async () => {

@@ -1,4 +1,4 @@
-import type { AwaitableLike } from "@aiots/core";
+import type { AwaitableLike, FutureLike } from "@aiots/core";
 import { Future } from "@aiots/future";
 import { collect, copyOutcome, toFutures } from "./awaitables.js";
 
@@ -6,7 +6,9 @@ import { collect, copyOutcome, toFutures } from "./awaitables.js";
  * Protects `aw` from cancellation (asyncio's `shield`): returns a Future that settles as `aw`
  * does, but cancelling it, or the task awaiting it, does not cancel `aw`. The caller's
  * `await` still throws `CancelledError`; `aw` runs on to its end. If `aw` itself is cancelled
- * by other means, the shield is cancelled too. A done `aw` comes back as it is.
+ * by other means, the shield is cancelled too. A done `aw` comes back as it is. If `aw`
+ * fails after its shield was cancelled, the error goes to the loop's exception handler
+ * ("Error exception in shielded future"), once, as in asyncio 3.14.
  *
  * Pass a function or a Task for work that must survive: a promise returned by an async
  * function that was called inside the current task is part of that task, and cancelling
@@ -30,15 +32,27 @@ export function shield<T>(aw: AwaitableLike<T>): Future<T> {
   const inner = unique[0]!;
   if (inner.done()) return inner;
   const outer = new Future<T>(loop);
-  // After the outer was cancelled, nobody waits for `inner` through the shield: its error
-  // is left unretrieved, so debug mode reports it instead of it vanishing.
   const onInnerDone = () => {
     if (!outer.cancelled()) copyOutcome(inner, outer);
   };
   const onOuterDone = () => {
-    if (!inner.done()) inner.removeDoneCallback(onInnerDone);
+    if (inner.done()) return;
+    inner.removeDoneCallback(onInnerDone);
+    // Nobody waits for `inner` through this shield any more: a failure of it is reported to
+    // the loop's exception handler (asyncio 3.14), once however many shields were cancelled.
+    inner.removeDoneCallback(reportShieldedFailure);
+    inner.addDoneCallback(reportShieldedFailure);
   };
   inner.addDoneCallback(onInnerDone);
   outer.addDoneCallback(onOuterDone);
   return outer;
+}
+
+/** A shielded future's failure that nobody waits for any more, reported to its loop. */
+function reportShieldedFailure(inner: FutureLike<unknown>): void {
+  if (inner.cancelled()) return;
+  const error = inner.exception();
+  if (error === null) return;
+  const kind = error !== null && typeof error === "object" ? ((error as { constructor?: { name?: string } }).constructor?.name ?? "Object") : typeof error;
+  inner.getLoop().callExceptionHandler({ message: `${kind} exception in shielded future`, exception: error, future: inner });
 }

@@ -78,15 +78,22 @@ export class Runner {
   }
 
   /**
-   * Runs `main` as the main task and resolves to its result. Every run starts in the async
-   * context the runner had when it made its loop (asyncio's runner context), not in the
-   * context of the code that calls `run`.
+   * Runs `main` as the main task and resolves to its result. `main` may also be an
+   * awaitable (a Future, a promise, any thenable): the main task then awaits it (asyncio
+   * 3.14). Every run starts in the async context the runner had when it made its loop
+   * (asyncio's runner context), not in the context of the code that calls `run`.
    *
-   * @throws (at the call) TypeError if `main` is not a function; Error if the runner is
-   *   closed, a run is in progress, or the caller runs inside a loop.
+   * @throws (at the call) TypeError if `main` is neither a function nor a thenable; Error if
+   *   the runner is closed, a run is in progress, or the caller runs inside a loop.
    */
-  run<T>(main: TaskFunction<T>): Promise<T> {
-    if (typeof main !== "function") throw new TypeError(`run needs an async function, got ${main === null ? "null" : typeof main}`);
+  run<T>(main: TaskFunction<T> | PromiseLike<T>): Promise<T> {
+    if (typeof main !== "function") {
+      if (main === null || typeof main !== "object" || typeof (main as PromiseLike<T>).then !== "function") {
+        throw new TypeError(`run needs an async function or an awaitable, got ${main === null ? "null" : typeof main}`);
+      }
+      const awaitable = main;
+      main = () => awaitable;
+    }
     // As in asyncio: a run inside the code of a running loop would block nothing in
     // JavaScript, but it would give that code a second, unrelated loop. Await instead.
     if (runningLoopOrUndefined() !== undefined) throw new Error("run() cannot be called from a running event loop");
@@ -200,6 +207,7 @@ function settleAll(tasks: Task<unknown>[]): Promise<void> {
 /**
  * Runs `main` as the main task of a fresh loop (or of `options.loop`), then cancels what
  * is still pending and closes the loop; resolves to `main`'s result (asyncio's `run`).
+ * `main` is an async function, or an awaitable that the main task awaits (asyncio 3.14).
  * In a Node.js script, Ctrl-C cancels `main`, lets its `finally` blocks run, and exits
  * with code 130 (see `Runner`).
  *
@@ -212,7 +220,7 @@ function settleAll(tasks: Task<unknown>[]): Promise<void> {
  * console.log(result); // "done"
  * ```
  */
-export function run<T>(main: TaskFunction<T>, options: RunOptions = {}): Promise<T> {
+export function run<T>(main: TaskFunction<T> | PromiseLike<T>, options: RunOptions = {}): Promise<T> {
   const runner = new Runner(options);
   const started = runner.run(main); // bad input throws here, at the call
   return finish(runner, started);

@@ -244,14 +244,35 @@ describe("run() (test_runners RunTests)", () => {
 });
 
 describe("Runner (test_runners RunnerTests)", () => {
-  it("runner.run with something that is not a function (a number, a Future) throws TypeError at the call (test_run_non_coro, test_run_future)", async () => {
+  it("runner.run with something that is neither a function nor an awaitable (a number, a plain object) throws TypeError at the call (test_run_non_coro)", async () => {
     const runner = new Runner({ loop: new VirtualTimeLoop() });
-    const future = runner.getLoop().createFuture<number>();
-    for (const bad of [123, future]) {
+    for (const bad of [123, { then: 1 }]) {
       const outcome = callNow(() => runner.run(bad as never));
       expect(outcome, `runner.run(${String(bad)})`).toHaveProperty("threw");
       expect((outcome as { threw: unknown }).threw).toBeInstanceOf(TypeError);
     }
+    await runner.close();
+  });
+
+  it("runner.run of a Future of its loop awaits it as the main task and gives its result (test_run_future, asyncio 3.14)", async () => {
+    const runner = new Runner({ loop: new VirtualTimeLoop() });
+    const future = runner.getLoop().createFuture<string>();
+    future.setResult("done");
+    expect(await runner.run(future)).toBe("done");
+    await runner.close();
+  });
+
+  it("runner.run of an awaitable object runs it to its end inside the loop (test_run_awaitable, asyncio 3.14)", async () => {
+    const runner = new Runner({ loop: new VirtualTimeLoop() });
+    let ranInLoop = false;
+    const awaitable: PromiseLike<string> = {
+      then<R1 = string, R2 = never>(onFulfilled?: ((value: string) => R1 | PromiseLike<R1>) | null): PromiseLike<R1 | R2> {
+        ranInLoop = getRunningLoop() === runner.getLoop();
+        return Promise.resolve("done").then(onFulfilled);
+      },
+    };
+    expect(await runner.run(awaitable)).toBe("done");
+    expect(ranInLoop).toBe(true);
     await runner.close();
   });
 

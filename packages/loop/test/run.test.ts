@@ -114,7 +114,7 @@ describe("run", () => {
   });
 
   it("refuses bad input at the call", () => {
-    expect(() => run("main" as never)).toThrow(/run needs an async function, got string/);
+    expect(() => run("main" as never)).toThrow(/run needs an async function or an awaitable, got string/);
     expect(() => run(null as never)).toThrow(TypeError);
     expect(() => run(async () => 1, { loop: {} as never })).toThrow(/loop must be an EventLoop/);
     const closed = new VirtualTimeLoop();
