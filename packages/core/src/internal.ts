@@ -40,4 +40,5 @@ export {
   checkTime,
   checkTimeout,
   checkWaitOptions,
+  classNameOf,
 } from "./validate.js";

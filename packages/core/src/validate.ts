@@ -90,3 +90,18 @@ export function checkOptionalBoolean(value: unknown, what: string): asserts valu
 function label(what: string, method: string | undefined): string {
   return method === undefined ? what : `${what}.${method}`;
 }
+
+/**
+ * The class name of an object, for messages (`"RangeError"`), read from its prototype
+ * without touching its own properties; `undefined` for a non-object, a null prototype, an
+ * unnamed class, or a prototype whose `constructor` throws.
+ */
+export function classNameOf(value: unknown): string | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  try {
+    const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+    return typeof name === "string" && name !== "" ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}

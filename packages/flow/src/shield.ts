@@ -1,4 +1,6 @@
+import { isCancelledError } from "@aiots/core";
 import type { AwaitableLike, FutureLike } from "@aiots/core";
+import { classNameOf } from "@aiots/core/internal";
 import { Future } from "@aiots/future";
 import { collect, copyOutcome, toFutures } from "./awaitables.js";
 
@@ -48,11 +50,15 @@ export function shield<T>(aw: AwaitableLike<T>): Future<T> {
   return outer;
 }
 
-/** A shielded future's failure that nobody waits for any more, reported to its loop. */
+/**
+ * A shielded future's failure that nobody waits for any more, reported to its loop. A
+ * cancellation is not a failure: neither a cancelled future nor one that failed with a
+ * `CancelledError` (as asyncio's task whose coroutine raises it ends cancelled) is reported.
+ */
 function reportShieldedFailure(inner: FutureLike<unknown>): void {
   if (inner.cancelled()) return;
   const error = inner.exception();
-  if (error === null) return;
-  const kind = error !== null && typeof error === "object" ? ((error as { constructor?: { name?: string } }).constructor?.name ?? "Object") : typeof error;
+  if (error === null || isCancelledError(error)) return;
+  const kind = classNameOf(error) ?? typeof error;
   inner.getLoop().callExceptionHandler({ message: `${kind} exception in shielded future`, exception: error, future: inner });
 }

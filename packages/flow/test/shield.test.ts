@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { CancelledError } from "@aiots/core";
 import { Future, createTask, sleep } from "@aiots/future";
-import { gather, shield } from "@aiots/flow";
+import { gather, shield, wait } from "@aiots/flow";
+import { getRunningLoop } from "@aiots/loop";
+import type { ExceptionContext } from "@aiots/core";
 import { runV } from "./helpers.js";
 
 const settle = async () => {
@@ -116,6 +118,41 @@ describe("cancelling the outer", () => {
       inner.setResult("x");
       expect(await second).toBe("x");
       expect(first.cancelled()).toBe(true);
+    });
+  });
+});
+
+describe("a failure after the shield was cancelled (asyncio 3.14)", () => {
+  it("is reported to the exception handler once; a promise that rejects with CancelledError is a cancellation, not reported", async () => {
+    const contexts: ExceptionContext[] = [];
+    await runV(async () => {
+      getRunningLoop().setExceptionHandler((_loop, context) => void contexts.push(context));
+      let failWork!: (e: unknown) => void;
+      let cancelWork!: (e: unknown) => void;
+      const failing = shield(new Promise<number>((_, reject) => (failWork = reject)));
+      const cancelled = shield(new Promise<number>((_, reject) => (cancelWork = reject)));
+      await sleep(0);
+      failing.cancel();
+      cancelled.cancel();
+      await sleep(0);
+      failWork(new TypeError("broken"));
+      cancelWork(new CancelledError("stopped"));
+      await sleep(0);
+      await sleep(0);
+    });
+    expect(contexts.map((c) => c.message)).toEqual(["TypeError exception in shielded future"]);
+  });
+});
+
+describe("a promise child that rejects with CancelledError", () => {
+  it("ends cancelled, with that error, in wait() as in ensureFuture", async () => {
+    await runV(async () => {
+      const error = new CancelledError("gone");
+      let reject!: (e: unknown) => void;
+      const { done } = await wait<unknown>([new Promise<number>((_, r) => (reject = r)), sleep(0).then(() => reject(error))]);
+      const child = [...done].find((f) => f.cancelled());
+      expect(child).toBeDefined();
+      expect(() => child!.result()).toThrow(error);
     });
   });
 });

@@ -1,5 +1,5 @@
 import type { ExceptionContext, Handle, TaskLike, TimerHandle } from "@aiots/core";
-import { isTaskStep } from "@aiots/core/internal";
+import { classNameOf, isTaskStep } from "@aiots/core/internal";
 
 /**
  * Where each handle made in debug mode was scheduled (asyncio's `source_traceback`): an
@@ -42,23 +42,31 @@ function originOf(handle: CallbackHandle): string | undefined {
   return inParens !== null ? inParens[1] : frame.replace(/^at /, "");
 }
 
-/** An argument as a handle's debug text shows it: short, without calling user code. */
+/** An argument as a handle's debug text shows it: short; what cannot be read safely shows as its kind. */
 function argText(arg: unknown): string {
   switch (typeof arg) {
     case "string":
       return JSON.stringify(arg.length > 20 ? `${arg.slice(0, 17)}...` : arg);
-    case "function":
-      return arg.name === "" ? "<function>" : arg.name;
-    case "object": {
-      if (arg === null) return "null";
-      if (Array.isArray(arg)) return `Array(${arg.length})`;
-      const name = (Object.getPrototypeOf(arg) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
-      return typeof name === "string" && name !== "" ? name : "Object";
+    case "function": {
+      const name = safeName(arg);
+      return name === undefined ? "<function>" : name;
     }
+    case "object":
+      return arg === null ? "null" : (classNameOf(arg) ?? "<object>");
     case "bigint":
       return `${arg}n`;
     default:
       return String(arg);
+  }
+}
+
+/** A function's own `name`, if reading it works and gives a non-empty string. */
+function safeName(fn: object): string | undefined {
+  try {
+    const name = (fn as { name?: unknown }).name;
+    return typeof name === "string" && name !== "" ? name : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -116,9 +124,9 @@ export class CallbackHandle implements Handle {
 
   cancel(): void {
     if (this._cancelled) return;
+    this._cancelled = true;
     // In debug mode the text keeps what the handle was to call, as asyncio's repr does.
     if (sources.has(this)) cancelledCalls.set(this, this._callText());
-    this._cancelled = true;
     // Let go of what the callback holds: a cancelled timeout must not pin its closure.
     this._callback = undefined;
     this._args = this._arg = undefined;
@@ -188,7 +196,8 @@ export class CallbackHandle implements Handle {
 
   /** @internal The name shown in reports, with the task's name for a task's step. */
   _describe(): string {
-    const name = this._callback?.name || "<anonymous>";
+    const cb = this._callback;
+    const name = (cb === undefined ? undefined : safeName(cb)) ?? "<anonymous>";
     const task = this._task();
     return task === undefined ? name : `${name}(${task.getName()})`;
   }
@@ -218,12 +227,16 @@ export class CallbackHandle implements Handle {
     return origin === undefined ? call : `${call}, created at ${origin}`;
   }
 
-  /** @internal The call this handle makes, with its arguments: `tick(1, "a")`. */
+  /** @internal The call this handle makes, with its arguments: `tick(1, "a")` (never throws). */
   _callText(): string {
-    if (this._task() !== undefined) return this._describe();
-    const args = this._args;
-    const list = args === undefined ? [] : args === ONE_ARG ? [this._arg] : args;
-    return `${this._describe()}(${list.map(argText).join(", ")})`;
+    try {
+      if (this._task() !== undefined) return this._describe();
+      const args = this._args;
+      const list = args === undefined ? [] : args === ONE_ARG ? [this._arg] : args;
+      return `${this._describe()}(${list.map(argText).join(", ")})`;
+    } catch {
+      return "<callback>";
+    }
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {

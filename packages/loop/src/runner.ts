@@ -1,11 +1,13 @@
 import { isCancelledError } from "@aiots/core";
 import { checkObject, checkOptionalBoolean, contextHere, runningLoopOrUndefined } from "@aiots/core/internal";
 import type { EventLoop as EventLoopInterface, TaskFunction } from "@aiots/core";
-import { allTasks } from "@aiots/future";
+import { allTasks, isFuture } from "@aiots/future";
 import type { Task } from "@aiots/future";
 import type { AsyncResource } from "node:async_hooks";
 import { isMainThread } from "node:worker_threads";
 import { EventLoop } from "./event-loop.js";
+
+const ignore = (): void => {};
 
 /**
  * Options of `run` and `Runner`.
@@ -79,9 +81,12 @@ export class Runner {
 
   /**
    * Runs `main` as the main task and resolves to its result. `main` may also be an
-   * awaitable (a Future, a promise, any thenable): the main task then awaits it (asyncio
-   * 3.14). Every run starts in the async context the runner had when it made its loop
-   * (asyncio's runner context), not in the context of the code that calls `run`.
+   * awaitable, which the main task awaits (asyncio 3.14): a Future of this runner's loop
+   * (`getLoop()`), or any thenable. Unlike a Python coroutine, a promise is work that has
+   * started already, outside the run (`run(main())` runs `main` outside the loop, with no
+   * running loop and no main task): pass the function itself to run it as the main task.
+   * Every run starts in the async context the runner had when it made its loop (asyncio's
+   * runner context), not in the context of the code that calls `run`.
    *
    * @throws (at the call) TypeError if `main` is neither a function nor a thenable; Error if
    *   the runner is closed, a run is in progress, or the caller runs inside a loop.
@@ -92,6 +97,9 @@ export class Runner {
         throw new TypeError(`run needs an async function or an awaitable, got ${main === null ? "null" : typeof main}`);
       }
       const awaitable = main;
+      // A promise is already running (its work started outside this run): its rejection is
+      // the main task's, seen once the task starts, not an unhandled one before that.
+      if (awaitable instanceof Promise && !isFuture(awaitable)) awaitable.then(undefined, ignore);
       main = () => awaitable;
     }
     // As in asyncio: a run inside the code of a running loop would block nothing in
@@ -207,7 +215,8 @@ function settleAll(tasks: Task<unknown>[]): Promise<void> {
 /**
  * Runs `main` as the main task of a fresh loop (or of `options.loop`), then cancels what
  * is still pending and closes the loop; resolves to `main`'s result (asyncio's `run`).
- * `main` is an async function, or an awaitable that the main task awaits (asyncio 3.14).
+ * `main` is an async function, or an awaitable that the main task awaits (asyncio 3.14; see
+ * `Runner.run`: pass the function, not a promise of it, to run it inside the loop).
  * In a Node.js script, Ctrl-C cancels `main`, lets its `finally` blocks run, and exits
  * with code 130 (see `Runner`).
  *

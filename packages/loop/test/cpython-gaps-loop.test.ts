@@ -308,6 +308,25 @@ describe("HandleTests and TimerTests (test_events)", () => {
     expect(String(quiet)).toBe("Handle [noop]");
   });
 
+  it("debug mode: arguments that cannot be read (a revoked proxy, a throwing name) neither break cancel() nor the text", () => {
+    const loop = track(new VirtualTimeLoop());
+    loop.setDebug(true);
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    class Nameless {
+      static get name(): string {
+        throw new Error("name getter");
+      }
+    }
+    let ran = false;
+    const handle = loop.callSoon((..._args: unknown[]) => (ran = true), proxy, Nameless);
+    expect(() => handle.cancel()).not.toThrow();
+    expect(handle.cancelled()).toBe(true);
+    expect(String(handle)).toMatch(/^Handle \[cancelled, /);
+    loop.runUntilComplete(() => Promise.resolve());
+    expect(ran).toBe(false);
+  });
+
   it("debug mode: a timer handle's text shows its deadline, the call and its origin, kept after a cancel (test_timer_repr_debug)", () => {
     const loop = track(new VirtualTimeLoop());
     loop.setDebug(true);

@@ -262,6 +262,17 @@ describe("Runner (test_runners RunnerTests)", () => {
     await runner.close();
   });
 
+  it("run() of a promise that has already rejected rejects with its error (no unhandled rejection before the main task starts)", async () => {
+    const error = new RangeError("bad arg");
+    const failingMain = async (arg: number): Promise<number> => {
+      if (arg < 0) throw error;
+      return arg;
+    };
+    await expect(run(failingMain(-1), { loop: new VirtualTimeLoop() })).rejects.toBe(error);
+    // A turn for the host to report unhandled rejections, if there were one.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  });
+
   it("runner.run of an awaitable object runs it to its end inside the loop (test_run_awaitable, asyncio 3.14)", async () => {
     const runner = new Runner({ loop: new VirtualTimeLoop() });
     let ranInLoop = false;
