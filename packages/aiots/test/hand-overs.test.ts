@@ -313,3 +313,88 @@ describe("a loop closed while wake-ups wait for the end of its iteration", () =>
     }
   });
 });
+
+describe("one blocked wait shared by several awaiters, one of them cancelled after the hand-over and before it resumes", () => {
+  /** Two tasks awaiting `wait`; the hand-over is made by `handOver`, and the first task is cancelled right after. */
+  async function shared<T>(wait: PromiseLike<T>, handOver: () => void): Promise<{ a: Task<T>; b: Task<T> }> {
+    const a = createTask(async () => await wait);
+    const b = createTask(async () => await wait);
+    await sleep(0);
+    handOver();
+    a.cancel(); // same synchronous block: a has not resumed yet
+    await a.then(undefined, () => undefined);
+    await b.then(undefined, () => undefined);
+    return { a, b };
+  }
+
+  it("a queue item goes to the other awaiter only: it is not put back as well", async () => {
+    await vrun(async () => {
+      const q = new Queue<string>();
+      const { a, b } = await shared(q.get(), () => q.putNowait("x"));
+      expect(a.cancelled()).toBe(true);
+      expect(b.result()).toBe("x");
+      expect(q.qsize()).toBe(0);
+    });
+  });
+
+  it("with every awaiter cancelled, the item goes back to the queue once", async () => {
+    await vrun(async () => {
+      const q = new Queue<string>();
+      const get = q.get();
+      const a = createTask(async () => await get);
+      const b = createTask(async () => await get);
+      await sleep(0);
+      q.putNowait("x");
+      a.cancel();
+      b.cancel();
+      await a.then(undefined, () => undefined);
+      await b.then(undefined, () => undefined);
+      expect([a.cancelled(), b.cancelled()]).toEqual([true, true]);
+      expect(q.qsize()).toBe(1);
+      expect(q.getNowait()).toBe("x");
+    });
+  });
+
+  it("a lock handed to a shared acquire stays with the awaiter that resumed", async () => {
+    await vrun(async () => {
+      const lock = new Lock();
+      await lock.acquire();
+      const { a, b } = await shared(lock.acquire(), () => lock.release());
+      expect(a.cancelled()).toBe(true);
+      expect(b.result()).toBe(true);
+      expect(lock.locked()).toBe(true);
+      lock.release();
+      expect(lock.locked()).toBe(false);
+    });
+  });
+
+  it("a put shared by two awaiters puts its item once, when one of them is cancelled", async () => {
+    await vrun(async () => {
+      const q = new Queue<string>(1);
+      q.putNowait("first");
+      const { a, b } = await shared(q.put("second"), () => q.getNowait());
+      expect(a.cancelled()).toBe(true);
+      expect(b.done() && !b.cancelled()).toBe(true);
+      expect(q.qsize()).toBe(1);
+      expect(q.getNowait()).toBe("second");
+    });
+  });
+
+  it("a done callback observing the wait keeps the item with the future: it is not put back", async () => {
+    await vrun(async () => {
+      const q = new Queue<string>();
+      const get = q.get();
+      const seen: string[] = [];
+      (get as unknown as { addDoneCallback(cb: (f: { result(): string }) => void): void }).addDoneCallback((f) => seen.push(f.result()));
+      const a = createTask(async () => await get);
+      await sleep(0);
+      q.putNowait("x");
+      a.cancel();
+      await a.then(undefined, () => undefined);
+      await sleep(0);
+      expect(a.cancelled()).toBe(true);
+      expect(seen).toEqual(["x"]);
+      expect(q.qsize()).toBe(0);
+    });
+  });
+});

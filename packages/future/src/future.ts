@@ -3,7 +3,7 @@ import type { EventLoop, FutureLike } from "@aiots/core";
 import { checkFunction, checkLoop, loopForCurrentCode, markDelivery, markResumption, runningLoopOrUndefined, runsInline } from "@aiots/core/internal";
 import { debugTracker } from "./debug.js";
 import { awaitTrackerHere, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
-import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf, resumptions } from "./reaction.js";
+import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf, resumptions, shareHandOver } from "./reaction.js";
 import { AT_ONCE, FROM_READY_QUEUE, atBatchEnd, callSoonOne, resumesLater, wakesAnother } from "./schedule.js";
 import type { AwaitTracker, Fireable, State } from "./reaction.js";
 
@@ -142,6 +142,8 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     this._result = value;
     if (this._nativeWaiter === undefined) settleNativeIdle(this);
     if (this._onSettle !== undefined) this._runSettleHook();
+    // Done callbacks observe a hand-over too: a dropping awaiter then never gives it back.
+    if (this._callbacks !== undefined && this._onDropped !== undefined) shareHandOver(this, Infinity);
     if (this._reactions !== undefined) this._queueReactions();
     else if (this._onDelivered !== undefined) this._deliveredLater();
     if (this._callbacks !== undefined) this._scheduleCallbacks();
@@ -317,6 +319,8 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       return;
     }
     if (Array.isArray(list)) {
+      // Several awaiters share a hand-over: only the last one dropping it gives it back.
+      if (this._onDropped !== undefined) shareHandOver(this, list.length);
       for (let i = 0; i < list.length; i++) enqueueReaction(list[i]!);
       // The batch runs them in order: `_onDelivered` goes right behind the last one.
       if (this._onDelivered !== undefined) enqueueReaction(new DeliveredMarker(this, this._takeDelivered()), false);

@@ -202,7 +202,7 @@ export function outcomeOf(source: ReactionSource, task: AwaitTracker | null | un
     const late = task._takeLateCancel(source, failed ? outcome : undefined);
     if (late !== undefined) {
       const dropped = source._onDropped;
-      if (!failed && dropped !== undefined) {
+      if (!failed && dropped !== undefined && lastToDrop(source)) {
         source._onDropped = undefined;
         giveBack(source, dropped as (value: unknown) => void, outcome);
       }
@@ -219,6 +219,34 @@ export function outcomeOf(source: ReactionSource, task: AwaitTracker | null | un
   }
   outcomeFailed = failed;
   return outcome;
+}
+
+/**
+ * Futures whose hand-over several observers share (`shareHandOver`): how many of their
+ * awaiters may still drop it, `Infinity` if done callbacks observe them too.
+ */
+const sharedHandOvers = new WeakMap<object, number>();
+
+/**
+ * Records that `observers` observers got the settled `source`, which handed something over:
+ * a late-cancelled awaiter then gives it back only if it is the last one to drop it and
+ * nobody took it (a done callback may read `result()`, so with callbacks nobody gives it
+ * back: it stays the future's result). One observer needs no record (internal).
+ */
+export function shareHandOver(source: object, observers: number): void {
+  sharedHandOvers.set(source, Math.max(sharedHandOvers.get(source) ?? 0, observers));
+}
+
+/** Whether the awaiter dropping `source`'s hand-over now is the last that could take it. */
+function lastToDrop(source: object): boolean {
+  const left = sharedHandOvers.get(source);
+  if (left === undefined) return true;
+  if (left > 1) {
+    sharedHandOvers.set(source, left - 1);
+    return false;
+  }
+  sharedHandOvers.delete(source);
+  return true;
 }
 
 /** The future whose hand-over the last delivery took, and its give-back (see `adoptHandOver`). */
