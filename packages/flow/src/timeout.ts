@@ -67,7 +67,7 @@ export class Timeout {
     checkTimeout(when, "Timeout reschedule time");
     if (this._state !== "active") {
       if (this._state === "created") throw new InvalidStateError("Timeout has not been entered");
-      throw new InvalidStateError(`Cannot reschedule a ${this._state} Timeout`);
+      throw new InvalidStateError(`Cannot reschedule ${/^[aeiou]/.test(this._state) ? "an" : "a"} ${this._state} Timeout`);
     }
     this._when = when ?? null;
     if (this._handle !== undefined) {
