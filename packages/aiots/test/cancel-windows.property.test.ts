@@ -30,6 +30,7 @@ import {
   waitFor,
 } from "aiots";
 import type { Future, Task } from "aiots";
+import { afterTicks } from "./helpers.js";
 
 const vrun = <T>(fn: () => Promise<T>): Promise<T> => run(fn, { loop: new VirtualTimeLoop() });
 const HORIZON = 1_000;
@@ -37,17 +38,6 @@ const RUNS = Number(process.env.RUNS ?? 1000);
 /** For longer explorations (RUNS=...), the per-test timeout grows with the number of runs. */
 const LIMIT = Math.max(20_000, RUNS * 20);
 const ABORT = new Error("aborted by the scenario");
-
-/** Calls `f` at once (`k` 0: in the same synchronous step), else in the `k`-th microtask from now. */
-function afterTicks(k: number, f: () => void): void {
-  if (k === 0) {
-    f();
-    return;
-  }
-  let p = Promise.resolve();
-  for (let i = 1; i < k; i++) p = p.then(() => undefined);
-  void p.then(f);
-}
 
 /** Collects tasks into `tasks`, and the errors they end with that `expectedError` does not allow into `unexpected`. */
 function watcher(tasks: Task<unknown>[], unexpected: unknown[]): (t: Task<unknown>) => void {

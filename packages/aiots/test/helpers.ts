@@ -24,3 +24,14 @@ export async function withLoop<T>(body: (loop: VirtualTimeLoop) => Promise<T>): 
 // gc() without the --expose-gc command-line flag: the flag, then `gc` from a fresh context.
 v8.setFlagsFromString("--expose-gc");
 export const gc = runInNewContext("gc") as () => void;
+
+/** Calls `f` at once (`k` 0: in the same synchronous step), else in the `k`-th microtask from now. */
+export function afterTicks(k: number, f: () => void): void {
+  if (k === 0) {
+    f();
+    return;
+  }
+  let p = Promise.resolve();
+  for (let i = 1; i < k; i++) p = p.then(() => undefined);
+  void p.then(f);
+}
