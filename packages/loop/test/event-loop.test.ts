@@ -119,12 +119,17 @@ describe("code a Runner's callback started, running between two runs", () => {
     const { Runner } = await import("@aiots/loop");
     const runner = new Runner({ loop: new VirtualTimeLoop() });
     let between: Promise<string> | undefined;
+    // Opened once the first run has returned: the callback's code goes on only then (a timer
+    // instead would race with the run's shutdown on a busy machine).
+    let open!: () => void;
+    const afterFirstRun = new Promise<void>((resolve) => (open = resolve));
     await runner.run(async () => {
       getRunningLoop().callSoon(() => {
-        between = new Promise<void>((resolve) => setTimeout(resolve, 5)).then(() => run(async () => "inner run"));
+        between = afterFirstRun.then(() => run(async () => "inner run"));
       });
       await sleep(0);
     });
+    open();
     expect(await between).toBe("inner run");
     expect(await runner.run(async () => "second run")).toBe("second run");
     runner.close();
