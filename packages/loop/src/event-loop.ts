@@ -125,12 +125,18 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
 
   /**
    * Runs the loop until `fnOrAwaitable` is done (a function is started as a task) and
-   * resolves to its result, or rejects with its error. Throws if the loop is closed or
-   * already running; rejects if `stop()` ends the run first.
+   * resolves to its result, or rejects with its error. Throws at the call if the loop is
+   * closed or already running, and for bad input (TypeError for something that is not
+   * awaitable, RangeError for a Future of another loop); rejects if `stop()` ends the run
+   * first.
    */
-  async runUntilComplete<T>(fnOrAwaitable: AwaitableLike<T>): Promise<T> {
+  runUntilComplete<T>(fnOrAwaitable: AwaitableLike<T>): Promise<T> {
     this._checkRunnable();
-    const future = ensureFuture(fnOrAwaitable, this);
+    return this._runUntilDone(ensureFuture(fnOrAwaitable, this));
+  }
+
+  /** @internal Runs the loop until `future` is done; its outcome. */
+  async _runUntilDone<T>(future: Future<T>): Promise<T> {
     // The done callback may already sit in the ready queue when this run ends for another
     // reason; once the run is over it must not stop a later run (stop() made while the loop
     // is idle is kept for the next runForever).

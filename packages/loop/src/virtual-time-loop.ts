@@ -69,13 +69,18 @@ export class VirtualTimeLoop extends EventLoop {
    * at its own time, and letting the callbacks and tasks they wake settle before the next.
    * Resolves when the clock reads `time() + ms` and the loop has settled. Await it.
    *
-   * @throws RangeError if `ms` is negative, `NaN` or not finite; TypeError if not a number.
+   * @throws (at the call) RangeError if `ms` is negative, `NaN` or not finite; TypeError if
+   *   not a number; Error if the loop is closed.
    */
-  async advance(ms: number): Promise<void> {
+  advance(ms: number): Promise<void> {
     checkTime(ms, "advance");
     if (ms < 0 || !Number.isFinite(ms)) throw new RangeError(`advance needs a finite ms >= 0, got ${ms}`);
     this._checkOpen();
-    const target = this._now + ms;
+    return this._advanceTo(this._now + ms);
+  }
+
+  /** @internal Runs every timer due up to `target`, each at its own time, then sets the clock to `target`. */
+  async _advanceTo(target: number): Promise<void> {
     for (;;) {
       await this._settle();
       const next = this._timers.next();

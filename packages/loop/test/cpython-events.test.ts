@@ -315,7 +315,7 @@ describe("runUntilComplete, runForever, stop, close", () => {
     expect(future.getLoop()).toBe(loop);
     expect(future.done()).toBe(false);
     expect(() => loop.runForever()).toThrow(/closed/);
-    await expect(loop.runUntilComplete(future)).rejects.toThrow(/closed/);
+    expect(() => loop.runUntilComplete(future)).toThrow(/closed/);
     // With no done callback to schedule, completing it needs nothing from the loop.
     future.setResult(1);
     expect(future.result()).toBe(1);

@@ -541,14 +541,14 @@ describe("runUntilComplete", () => {
 
   it("rejects with a TypeError for something that is not awaitable", async () => {
     const loop = hostLoop();
-    await expect(loop.runUntilComplete("blah" as never)).rejects.toThrow(TypeError);
+    expect(() => loop.runUntilComplete("blah" as never)).toThrow(TypeError);
     expect(loop.isRunning()).toBe(false);
   });
 
   it("throws while the loop is already running", async () => {
     const loop = hostLoop();
     await loop.runUntilComplete(async () => {
-      await expect(loop.runUntilComplete(async () => 1)).rejects.toThrow(/already running/);
+      expect(() => loop.runUntilComplete(async () => 1)).toThrow(/already running/);
       expect(() => loop.runForever()).toThrow(/already running/);
     });
   });
@@ -661,7 +661,7 @@ describe("close", () => {
     expect(() => loop.callAt(1, () => {})).toThrow(/closed/);
     expect(() => loop.createTask(async () => {})).toThrow(/closed/);
     expect(() => loop.runForever()).toThrow(/closed/);
-    await expect(loop.runUntilComplete(async () => {})).rejects.toThrow(/closed/);
+    expect(() => loop.runUntilComplete(async () => {})).toThrow(/closed/);
   });
 
   it("cancelling a timer that close() dropped changes nothing", () => {
