@@ -9,6 +9,24 @@ import * as queue from "@aiots/queue";
 
 const packages: Record<string, Record<string, unknown>> = { core, future, loop, sync, queue, flow };
 
+describe("each package on its own", () => {
+  // API.md's table of packages, plus the errors a user of that package alone catches.
+  const contract: Record<string, string[]> = {
+    core: ["CancelledError", "InvalidStateError", "TimeoutError", "QueueEmpty", "QueueFull", "QueueShutDown", "BrokenBarrierError", "ExceptionGroup", "isCancelledError"],
+    future: ["Future", "Task", "createTask", "currentTask", "allTasks", "sleep", "ensureFuture", "isCancelledError"],
+    loop: ["EventLoop", "VirtualTimeLoop", "run", "Runner", "getRunningLoop", "getEventLoop", "newEventLoop"],
+    sync: ["Lock", "Event", "Condition", "Semaphore", "BoundedSemaphore", "Barrier", "BrokenBarrierError", "CancelledError", "InvalidStateError"],
+    queue: ["Queue", "PriorityQueue", "LifoQueue", "QueueEmpty", "QueueFull", "QueueShutDown"],
+    flow: ["gather", "wait", "waitFor", "asCompleted", "shield", "timeout", "timeoutAt", "TaskGroup", "taskGroup", "TimeoutError", "ExceptionGroup", "CancelledError"],
+  };
+  for (const [name, names] of Object.entries(contract)) {
+    it(`@aiots/${name} exports ${names.join(", ")}`, () => {
+      const mod = packages[name]!;
+      expect(names.filter((key) => typeof mod[key] !== "function")).toEqual([]);
+    });
+  }
+});
+
 describe("the umbrella package", () => {
   for (const [name, mod] of Object.entries(packages)) {
     it(`re-exports every runtime name of @aiots/${name}, as the same object`, () => {

@@ -11,3 +11,5 @@ export type { TimeoutBody, TimeoutState } from "./timeout.js";
 export { taskGroup, TaskGroup } from "./task-group.js";
 export type { TaskGroupState } from "./task-group.js";
 export type { AwaitedResult } from "./awaitables.js";
+// The errors its combinators throw, so a user of this package alone can catch them by class.
+export { CancelledError, ExceptionGroup, TimeoutError } from "@aiots/core";
