@@ -2,7 +2,7 @@
  * Internals shared between aiots packages. Not part of the public API: it may change in
  * any release. Import from `@aiots/core/internal`.
  */
-export { linkAbort } from "./abort.js";
+export { linkAbort, whenAborted } from "./abort.js";
 export { Deque } from "./deque.js";
 export { WaiterQueue, follow, onDropped, onSettle, stillOnItsWay } from "./waiters.js";
 export { promiseSettled } from "./promise-state.js";

@@ -1,6 +1,6 @@
 import { TimeoutError } from "@aiots/core";
 import type { AwaitableLike, EventLoop, FutureLike, Handle, WaitOptions } from "@aiots/core";
-import { checkTimeout, checkWaitOptions } from "@aiots/core/internal";
+import { checkTimeout, checkWaitOptions, whenAborted } from "@aiots/core/internal";
 import { currentTask, isFuture } from "@aiots/future";
 import { getEventLoop } from "@aiots/loop";
 import type { Future } from "@aiots/future";
@@ -122,8 +122,7 @@ async function waitForFuture<T>(
     deadline.stop = stop;
     handle = deadline.handle;
   } else if (timeout !== null && timeout !== Infinity) handle = loop.callLater(timeout, stop, "deadline");
-  const onAbort = () => stop("signal");
-  signal?.addEventListener("abort", onAbort, { once: true });
+  const unlink = signal === undefined ? undefined : whenAborted(signal, () => stop("signal"));
   try {
     return await fut;
   } catch (error) {
@@ -136,7 +135,7 @@ async function waitForFuture<T>(
     throw error;
   } finally {
     handle?.cancel();
-    signal?.removeEventListener("abort", onAbort);
+    unlink?.();
   }
 }
 

@@ -1,6 +1,6 @@
 import { CancelledError, InvalidStateError, isCancelledError } from "@aiots/core";
 import type { EventLoop, TaskFunction, TaskLike, TaskOptions } from "@aiots/core";
-import { checkFunction, loopForCurrentCode, markTaskStep, runningLoopOrUndefined, runsInline, taskContext } from "@aiots/core/internal";
+import { checkFunction, loopForCurrentCode, markTaskStep, runningLoopOrUndefined, runsInline, taskContext, whenAborted } from "@aiots/core/internal";
 import type { AsyncResource } from "node:async_hooks";
 import { debugTracker } from "./debug.js";
 import { Future, preview } from "./future.js";
@@ -76,8 +76,8 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   _late: { source: object; error: CancelledError } | undefined = undefined;
   /** @internal Made on the first read of `signal`, replaced after an `uncancel` to zero. */
   _abort: AbortController | undefined = undefined;
-  /** @internal The `signal` option and the listener added to it, until the task is done. */
-  _external: { signal: AbortSignal; onAbort: () => void } | undefined = undefined;
+  /** @internal Removes the listener on the `signal` option, until the task is done. */
+  _external: (() => void) | undefined = undefined;
   /** @internal Links of the pending-task registry (see registry.ts). */
   _regPrev: Task<unknown> | undefined = undefined;
   /** @internal */ _regNext: Task<unknown> | undefined = undefined;
@@ -370,10 +370,10 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     this._waitingMore = undefined;
     this._dropMustCancel();
     unregisterTask(this);
-    const external = this._external;
-    if (external !== undefined) {
-      external.signal.removeEventListener("abort", external.onAbort);
+    const unlink = this._external;
+    if (unlink !== undefined) {
       this._external = undefined;
+      unlink();
     }
     if (debugTracker.enabled) debugTracker.taskDone(this);
   }
@@ -388,8 +388,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       this.cancel(reasonMessage(signal.reason));
       return;
     }
-    this._external = { signal, onAbort };
-    signal.addEventListener("abort", onAbort, { once: true });
+    this._external = whenAborted(signal, onAbort);
   }
 
   /** Cannot be called on a task: its result comes from its function. */
