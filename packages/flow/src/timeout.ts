@@ -180,6 +180,10 @@ async function runScope<T>(scope: Timeout, what: string, fn: TimeoutBody<T>): Pr
  * scope, and run side-by-side work in separate tasks; starting a second scope or task group
  * beside an active one in the same task is refused with `InvalidStateError`.
  *
+ * If the body awaits a plain promise at the deadline, the cancel cannot reach it there: it
+ * lands at the body's next aiots await, and a body that returns before any keeps its value
+ * (as asyncio's timeout converts only a `CancelledError` that came out of the body).
+ *
  * @returns what `fn` returns (also if it swallowed the cancellation and returned normally).
  * @throws TimeoutError at the deadline; TypeError/RangeError at the call for a bad `delay`
  *   or a non-function `fn`.

@@ -35,7 +35,9 @@ import { cancelAndWait, collect, thrownBy, toFutures } from "./awaitables.js";
  *
  * Which awaitables stop: a function (started as a task) and a Task are interrupted at their
  * current await; a Future is cancelled; a plain promise cannot be stopped: waitFor stops
- * waiting for it and throws, the promise runs on. So pass `() => work()`, not `work()`.
+ * waiting for it and throws, the promise runs on. So pass `() => work()`, not `work()`. A
+ * function awaiting a plain promise at the deadline is interrupted at its next aiots await;
+ * if it returns before any, it was never interrupted, and waitFor returns its value.
  *
  * Unlike `timeout()`, waitFor never cancels the calling task, so several can run side by
  * side in one task (`Promise.all([waitFor(a, 100), waitFor(b, 200)])`).

@@ -121,6 +121,37 @@ describe("timeout expiry", () => {
   });
 });
 
+describe("a body that awaits a plain promise at the deadline", () => {
+  it("keeps the value it returns without another aiots await: the cancel never reached it (asyncio's timeout raises only when the CancelledError comes out)", async () => {
+    await runV(async () => {
+      let scope: Timeout | undefined;
+      const slow = new Promise<string>((resolve) => getRunningLoop().callLater(50, resolve, "late"));
+      const value = await timeout(10, async (s) => {
+        scope = s;
+        return await slow;
+      });
+      expect(value).toBe("late");
+      expect(now()).toBe(50);
+      expect(scope!.expired()).toBe(true);
+      expect(currentTask()!.cancelling()).toBe(0);
+    });
+  });
+
+  it("throws TimeoutError at its next aiots await", async () => {
+    await runV(async () => {
+      const slow = new Promise<void>((resolve) => getRunningLoop().callLater(50, resolve));
+      await expect(
+        timeout(10, async () => {
+          await slow;
+          await sleep(0);
+          return "not reached";
+        }),
+      ).rejects.toBeInstanceOf(TimeoutError);
+      expect(now()).toBe(50);
+    });
+  });
+});
+
 describe("timeout that does not expire", () => {
   it("returns the body's value and keeps its deadline", async () => {
     await runV(async () => {

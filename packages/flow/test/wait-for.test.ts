@@ -201,6 +201,18 @@ describe("at the deadline", () => {
   });
 });
 
+describe("a function that awaits a plain promise at the deadline", () => {
+  it("keeps the value it returns without another aiots await (the cancel never reached it); a plain promise passed as it is times out at the deadline", async () => {
+    await runV(async () => {
+      const slow = () => new Promise<string>((resolve) => getRunningLoop().callLater(50, resolve, "late"));
+      expect(await waitFor(async () => await slow(), 10)).toBe("late");
+      expect(now()).toBe(50);
+      await expect(waitFor(slow(), 10)).rejects.toBeInstanceOf(TimeoutError);
+      expect(now()).toBe(60);
+    });
+  });
+});
+
 describe("cancelling the caller", () => {
   for (const ms of [null, 60_000]) {
     it(`cancels the inner task too (timeout ${ms})`, async () => {
