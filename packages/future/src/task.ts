@@ -72,6 +72,13 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   _waitingMore: Future<unknown>[] | undefined = undefined;
   /** @internal Length of `_waitingMore` at which settled entries are next swept out. */
   _waitingSweepAt = 8;
+  /**
+   * @internal Futures earlier awaits left pending (the losers of a `Promise.race`): still
+   * cancelled with the task, but no longer what its code awaits.
+   */
+  _leftovers: Future<unknown>[] | undefined = undefined;
+  /** @internal Whether an outcome was delivered to the task since it last started an await. */
+  _resumed = false;
   /** @internal The future whose await last threw a late cancel, and that error (see `_takeLateCancel`). */
   _late: { source: object; error: CancelledError } | undefined = undefined;
   /** @internal Made on the first read of `signal`, replaced after an `uncancel` to zero. */
@@ -188,19 +195,29 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     // this task (a lock, a permit, a queue item), and throwing instead of delivering it
     // would lose it. A pending cancel then waits for the next await of a pending future.
     if (future.done()) return undefined;
+    this._track(future);
     if (this._mustCancel) {
       // The cancel came while the task awaited something we could not interrupt: this is
       // the first aiots await of a pending future since, so it is cancelled, and throws,
       // as if the cancel had come while the task waited on it. A future that refuses
       // (a gather whose children are all done) leaves the cancel pending, as asyncio
       // does: it lands when that await is delivered.
-      if (future.cancel(this._cancelMessage)) {
-        this._dropMustCancel();
-        return undefined;
-      }
+      if (future.cancel(this._cancelMessage)) this._dropMustCancel();
     }
+    return undefined;
+  }
+
+  /** @internal Records `future` as one the task's current await waits on. */
+  _track(future: Future<unknown>): void {
     const current = this._waitingOn;
-    if (current === undefined || current.done()) {
+    if (this._resumed) {
+      // The task's code resumed and awaits afresh: what the earlier awaits left (the other
+      // children of a settled `Promise.all`, a race's losers) is no longer what it awaits, so
+      // a late delivery from there cannot take a cancel meant for this await.
+      this._resumed = false;
+      this._leaveBehind();
+      this._waitingOn = future;
+    } else if (current === undefined || current.done()) {
       this._waitingOn = future;
     } else if (current !== future) {
       const more = this._waitingMore;
@@ -216,7 +233,23 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
         more.push(future);
       }
     }
-    return undefined;
+  }
+
+  /** @internal Moves the pending futures of the earlier awaits to `_leftovers`, and forgets the rest. */
+  _leaveBehind(): void {
+    const on = this._waitingOn;
+    const more = this._waitingMore;
+    if (more === undefined && (on === undefined || on.done()) && this._leftovers === undefined) {
+      this._waitingOn = undefined;
+      return;
+    }
+    const kept = this._leftovers ?? [];
+    if (on !== undefined) kept.push(on);
+    if (more !== undefined) for (let i = 0; i < more.length; i++) kept.push(more[i]!);
+    compactDone(kept);
+    this._leftovers = kept.length > 0 ? kept : undefined;
+    this._waitingOn = this._waitingMore = undefined;
+    this._waitingSweepAt = 8;
   }
 
   /** @internal Forgets a pending "cancel at the next await", and whose it was. */
@@ -245,6 +278,8 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     if (current !== undefined && !current.done() && !test(current)) return false;
     const more = this._waitingMore;
     if (more !== undefined) for (const f of more) if (!f.done() && !test(f)) return false;
+    const left = this._leftovers;
+    if (left !== undefined) for (const f of left) if (!f.done() && !test(f)) return false;
     return true;
   }
 
@@ -260,11 +295,15 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     let cancelled = false;
     const current = this._waitingOn;
     if (current !== undefined && interrupts(current, msg)) cancelled = true;
+    // (The current await's futures stay listed once cancelled, until the next await: a later
+    // cancel that finds them done throws the first one's error, see `_cancelledAwait`.)
     const more = this._waitingMore;
-    if (more !== undefined) {
-      for (const f of more) if (interrupts(f, msg)) cancelled = true;
-      compactDone(more);
-      if (more.length === 0) this._waitingMore = undefined;
+    if (more !== undefined) for (const f of more) if (interrupts(f, msg)) cancelled = true;
+    const left = this._leftovers;
+    if (left !== undefined) {
+      for (const f of left) if (interrupts(f, msg)) cancelled = true;
+      compactDone(left);
+      if (left.length === 0) this._leftovers = undefined;
     }
     return cancelled;
   }
@@ -281,17 +320,39 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
    */
   _takeLateCancel(source: object, failure: unknown): CancelledError | undefined {
     if (this.done()) return undefined;
+    // (Called for every outcome delivered to the task: the next await it starts is a fresh one.)
+    this._resumed = true;
     if (!this._mustCancel) {
       const late = this._late;
       return late !== undefined && late.source === source ? late.error : undefined;
     }
     // Code asyncio runs inside this task's step finished before the cancel: its outcome goes
-    // through, and the cancel waits for the next await (see `markInline`).
-    if (runsInline(source)) return undefined;
+    // through, and the cancel waits for the next await (see `markInline`). A future the task
+    // no longer awaits (left behind by a combinator that settled) does not take it either.
+    if (runsInline(source) || !this._awaits(source)) return undefined;
     this._dropMustCancel();
-    const error = isCancelledError(failure) ? failure : new CancelledError(this._cancelMessage);
+    const error = isCancelledError(failure) ? failure : (this._cancelledAwait() ?? new CancelledError(this._cancelMessage));
     this._late = { source, error };
     return error;
+  }
+
+  /** @internal Whether `source` is one of the futures the task's current await waits on. */
+  _awaits(source: object): boolean {
+    return source === this._waitingOn || (this._waitingMore !== undefined && this._waitingMore.includes(source as Future<unknown>));
+  }
+
+  /**
+   * @internal The `CancelledError` of a future of the current await that an earlier cancel
+   * already ended (`Promise.all([f, sleep(10)])`: the first cancel ended the sleep): the
+   * await throws that one, so the first cancel's message wins, as in asyncio.
+   */
+  _cancelledAwait(): CancelledError | undefined {
+    const first = this._waitingOn;
+    if (first !== undefined && first.cancelled()) return first._makeCancelledError();
+    const more = this._waitingMore;
+    if (more === undefined) return undefined;
+    for (let i = 0; i < more.length; i++) if (more[i]!.cancelled()) return more[i]!._makeCancelledError();
+    return undefined;
   }
 
   /** @internal Runs the function once, in the task's context. */
@@ -363,11 +424,26 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     super.cancel(error.message === "" ? this._cancelMessage : error.message);
   }
 
+  /**
+   * @internal A task can finish after its loop was closed (its function awaited a plain
+   * promise that settled later): its done callbacks then have no loop to run on, and are
+   * dropped rather than thrown from the promise reaction that finished it (asyncio's task
+   * would never finish there).
+   */
+  override _scheduleCallbacks(): void {
+    if (this.getLoop().isClosed()) {
+      this._callbacks = undefined;
+      return;
+    }
+    super._scheduleCallbacks();
+  }
+
   /** @internal Drops what a finished task no longer needs. */
   _release(): void {
     this._running = undefined;
     this._waitingOn = undefined;
     this._waitingMore = undefined;
+    this._leftovers = undefined;
     this._dropMustCancel();
     unregisterTask(this);
     const unlink = this._external;

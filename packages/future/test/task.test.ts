@@ -855,3 +855,106 @@ describe("Promise.all inside a task", () => {
     expect(steps).toContain("task finally");
   });
 });
+
+describe("a cancel after a combinator inside the task has settled", () => {
+  /** Runs `body` in a task on a fresh virtual loop; what the task gave or threw, as text. */
+  async function outcome(body: (self: () => Task<string>) => Promise<string>, setup?: (t: () => Task<string>) => void): Promise<string> {
+    return onVirtualLoop(async () => {
+      let t!: Task<string>;
+      t = createTask(() => body(() => t));
+      setup?.(() => t);
+      try {
+        return `value ${await t}`;
+      } catch (e) {
+        return e instanceof CancelledError ? `CancelledError ${e.message}` : `error ${String(e)}`;
+      }
+    });
+  }
+
+  it("is not taken by a late delivery from a child of a Promise.all that already threw: the await it comes during throws it", async () => {
+    const result = await outcome(
+      async (self) => {
+        try {
+          await Promise.all([sleep(10), sleep(10)]);
+        } catch {
+          // the first cancel ended both sleeps
+        }
+        const f = new Future<string>();
+        queueMicrotask(() => {
+          f.setResult("value");
+          self().cancel("late");
+        });
+        return await f;
+      },
+      (t) => {
+        const loop = getRunningLoop();
+        loop.callLater(1, () => {
+          loop.callSoon(() => undefined); // something queued: the sleeps' deliveries go through the loop
+          t().cancel("first");
+        });
+      },
+    );
+    expect(result).toBe("CancelledError late");
+  });
+
+  it("is not taken by a race's loser settling afterwards, whichever order the race was given", async () => {
+    for (const order of ["fast first", "slow first"] as const) {
+      const result = await outcome(async (self) => {
+        const fast = sleep(4, "fast");
+        const slow = sleep(6, "slow");
+        expect(await Promise.race(order === "fast first" ? [fast, slow] : [slow, fast])).toBe("fast");
+        const f = new Future<string>();
+        getRunningLoop().callLater(2, () => {
+          f.setResult("value");
+          self().cancel("late");
+        });
+        return await f;
+      });
+      expect(result, order).toBe("CancelledError late");
+    }
+  });
+
+  it("a cancel pending from a plain-promise await, spent on the task it awaits next, leaves a later cancel to that await only", async () => {
+    const steps: string[] = [];
+    await onVirtualLoop(async () => {
+      const plain = plainPromise();
+      let outer!: Task<string>;
+      const inner = createTask(async () => {
+        try {
+          await sleep(10);
+        } finally {
+          outer.cancel("second"); // finds nothing of inner's left to interrupt
+        }
+      });
+      outer = createTask(async () => {
+        await plain.promise;
+        try {
+          await inner; // the pending "first" cancels inner here
+        } catch (e) {
+          steps.push(`inner threw ${(e as Error).message}`);
+        }
+        await sleep(1);
+        return "went on";
+      });
+      await sleep(0);
+      outer.cancel("first");
+      plain.resolve();
+      expect(await outer).toBe("went on");
+    });
+    expect(steps).toEqual(["inner threw first"]);
+  });
+
+  it("that found the other child already ended by a first cancel throws that first cancel's message (Promise.all)", async () => {
+    const result = await outcome(async (self) => {
+      const f = new Future<number>();
+      queueMicrotask(() => {
+        f.setResult(1);
+        self().cancel("first");
+        self().cancel("second");
+      });
+      await Promise.all([f, sleep(10)]);
+      return "not reached";
+    });
+    expect(result).toBe("CancelledError first");
+  });
+});

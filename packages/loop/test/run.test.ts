@@ -124,6 +124,42 @@ describe("run", () => {
   });
 });
 
+describe("a task that finishes after run() closed its loop", () => {
+  it("finishes with its value; its done callbacks, with no loop to run on, are dropped instead of failing the process", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      let late: ReturnType<typeof createTask<number>> | undefined;
+      let called = false;
+      await run(
+        async () => {
+          createTask(async () => {
+            try {
+              await sleep(1000);
+            } finally {
+              // Started while run() shuts down, so not among the tasks it cancels (as asyncio).
+              late = createTask(async () => {
+                await new Promise((resolve) => setTimeout(resolve, 5)); // runs on after the loop closes
+                return 1;
+              });
+              late.addDoneCallback(() => (called = true));
+            }
+          });
+          await sleep(0);
+        },
+        { loop: new VirtualTimeLoop() },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      expect(late!.result()).toBe(1);
+      expect(called).toBe(false);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+});
+
 describe("Runner", () => {
   it("runs several mains on one loop, which stays open until close()", async () => {
     const runner = new Runner({ loop: new VirtualTimeLoop() });
