@@ -13,6 +13,7 @@ export {
   isResumption,
   resumesTogether,
   stepInPlace,
+  settleInPlace,
   markDelivery,
   isDelivery,
   markResumption,

@@ -42,7 +42,8 @@ export function stillOnItsWay(future: FutureLike<unknown>): boolean {
  * Settles `future` as `thenable` settles, unless it is done by then: a rejection with a
  * `CancelledError` cancels it, with that very error on an aiots future (as asyncio copies a
  * cancelled future's state, and a task whose coroutine raises `CancelledError` ends
- * cancelled); a future that refuses the cancel fails with the error instead (internal).
+ * cancelled), also one whose `cancel` would refuse; a foreign future that refuses fails
+ * with the error instead (internal).
  */
 export function follow<T>(thenable: PromiseLike<T>, future: FutureLike<T>): void {
   thenable.then(
@@ -52,12 +53,10 @@ export function follow<T>(thenable: PromiseLike<T>, future: FutureLike<T>): void
     (error: unknown) => {
       if (future.done()) return;
       if (isCancelledError(error)) {
-        const f = future as FutureLike<T> & { _result?: unknown };
-        const own = "_result" in f && f._result === undefined;
-        if (own) f._result = error;
-        if (future.cancel(error.message === "" ? undefined : error.message)) return;
-        // Refused (a future that takes no cancel once its source settled): it fails instead.
-        if (own && !future.done()) f._result = undefined;
+        // An aiots future is cancelled with that very error, past a refusal of its own cancel
+        // (a wrapper that takes no cancel once its source settled); a foreign one as it can.
+        const f = future as FutureLike<T> & { _cancelWith?: (error: unknown) => boolean };
+        if (f._cancelWith !== undefined ? f._cancelWith(error) : future.cancel(error.message === "" ? undefined : error.message)) return;
       }
       if (!future.done()) future.setException(error);
     },

@@ -2,7 +2,6 @@
  * What every flow function does with its input (internal): check it at the call, turn it
  * into Futures of one loop, and read outcomes without tripping over odd exceptions.
  */
-import { isCancelledError } from "@aiots/core";
 import type { AwaitableLike, EventLoop, FutureLike } from "@aiots/core";
 import { follow, markInline, promiseSettled } from "@aiots/core/internal";
 import { Future, ensureFuture, isFuture } from "@aiots/future";
@@ -142,15 +141,6 @@ class SettlingWrapper<T> extends Future<T> {
     return super.cancel(msg);
   }
 
-  /** The promise failed with a `CancelledError` (the work it stands for was cancelled): the child ends cancelled, with that error. */
-  override setException(error: unknown): void {
-    if (this.done() || !isCancelledError(error)) {
-      super.setException(error);
-      return;
-    }
-    this._result = error;
-    super.cancel(error.message === "" ? undefined : error.message);
-  }
 }
 
 /**

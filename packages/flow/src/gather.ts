@@ -1,4 +1,4 @@
-import type { AwaitableLike, EventLoop } from "@aiots/core";
+import type { AwaitableLike, CancelledError, EventLoop } from "@aiots/core";
 import { Future } from "@aiots/future";
 import { getEventLoop } from "@aiots/loop";
 import { collect, failureOf, thrownBy, toFutures } from "./awaitables.js";
@@ -98,9 +98,7 @@ export class GatheringFuture<T> extends Future<T> {
       super.cancel(this._requestedMessage);
       return;
     }
-    const error = thrown.error as Error;
-    this._result = error; // what `_makeCancelledError` hands out: the child's own error
-    super.cancel(error.message === "" ? undefined : error.message);
+    this._cancelWith(thrown.error as CancelledError); // the child's own error
   }
 
   override get [Symbol.toStringTag](): string {

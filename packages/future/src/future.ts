@@ -197,6 +197,16 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
   }
 
   /**
+   * @internal Cancels the pending future with `error` as its `CancelledError` (a source's own,
+   * a child's), past any refusal of a subclass's `cancel`; false if it is done already.
+   */
+  _cancelWith(error: CancelledError, msg: string | undefined = error.message === "" ? undefined : error.message): boolean {
+    if (this._state !== PENDING) return false;
+    this._result = error; // what `_makeCancelledError` hands out
+    return Future.prototype.cancel.call(this, msg);
+  }
+
+  /**
    * Schedules `cb(future)` with the loop's `callSoon` when the future is done (at once if
    * it already is). Throws `TypeError` if `cb` is not a function.
    */

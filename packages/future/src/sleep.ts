@@ -1,6 +1,6 @@
 
 import type { Handle, WaitOptions } from "@aiots/core";
-import { checkTime, checkWaitOptions, linkAbort, loopForCurrentCode, markResumption, onSettle, stepInPlace } from "@aiots/core/internal";
+import { checkTime, checkWaitOptions, linkAbort, loopForCurrentCode, markResumption, onSettle, settleInPlace } from "@aiots/core/internal";
 import { Future } from "./future.js";
 import { callSoonOne } from "./schedule.js";
 
@@ -63,12 +63,7 @@ markResumption(wakeNowEmpty, true);
 
 /** `sleep(0)`'s wake-up: it is the awaiting task's next step (asyncio's bare yield), not a callback that wakes it. */
 function wakeNow<T>(future: Future<T>, value: T): void {
-  stepInPlace.on = true;
-  try {
-    wake(future, value);
-  } finally {
-    stepInPlace.on = false;
-  }
+  settleInPlace(wake<T>, future, value);
 }
 markResumption(wakeNow, true);
 

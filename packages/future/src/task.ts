@@ -420,8 +420,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   /** @internal */
   _finishCancelled(error: CancelledError): void {
     this._release();
-    this._result = error; // what `_makeCancelledError` hands out
-    super.cancel(error.message === "" ? this._cancelMessage : error.message);
+    this._cancelWith(error, error.message === "" ? this._cancelMessage : error.message);
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { EventLoop, FutureLike } from "@aiots/core";
-import { WaiterQueue, linkAbort, onDropped, stepInPlace } from "@aiots/core/internal";
+import { WaiterQueue, linkAbort, onDropped, settleInPlace } from "@aiots/core/internal";
 import { getEventLoop } from "@aiots/loop";
 
 /**
@@ -89,12 +89,7 @@ export class Turns {
   /** @internal Lets the first waiter in line go, and schedules the next turn if any wait. */
   readonly _next = (): void => {
     // The turn stands for the woken party's own step: it goes on in this callback's place.
-    stepInPlace.on = true;
-    try {
-      this._line.wakeFirst(true);
-    } finally {
-      stepInPlace.on = false;
-    }
+    settleInPlace(wakeFirst, this._line, true);
     if (this._line.size > 0) this._loop!.callSoon(this._next);
     else this._loop = undefined;
   };
@@ -123,4 +118,9 @@ export class Turns {
     this._turnOf.delete(waiter);
     return turn;
   }
+}
+
+/** Wakes the first waiter of `line` with `value`. */
+function wakeFirst<T>(line: WaiterQueue<T>, value: T): void {
+  line.wakeFirst(value);
 }
