@@ -1,5 +1,5 @@
 import type { AwaitableLike, WaitOptions } from "@aiots/core";
-import { checkTimeout, checkWaitOptions, linkAbort, onSettle } from "@aiots/core/internal";
+import { checkTimeout, checkWaitOptions, linkAbort, markResumption, onSettle, settleInPlace } from "@aiots/core/internal";
 import { Future } from "@aiots/future";
 import { collect, failureOf, toFutures } from "./awaitables.js";
 
@@ -114,21 +114,11 @@ export function wait<T>(aws: Iterable<AwaitableLike<T>>, options?: WaitFlowOptio
   }
   const { loop, unique } = toFutures(items, "wait");
   const outer = new Future<WaitResult<T>>(loop);
-  // The sets are made one loop step after the trigger, as asyncio makes them when the
-  // waiting task resumes: what finished meanwhile (at the same moment) counts as done, so
-  // nothing in `pending` is ever done already.
-  const report = () => {
-    if (outer.done()) return;
-    const done = new Set<Future<T>>();
-    const pending = new Set<Future<T>>();
-    for (const f of unique) (f.done() ? done : pending).add(f);
-    outer.setResult({ done, pending });
-  };
   let triggered = false;
   const finish = () => {
     if (triggered) return;
     triggered = true;
-    loop.callSoon(report);
+    loop.callSoon(report<T>, outer, unique);
   };
   let left = unique.length;
   const onCompletion = (f: Future<T>) => {
@@ -144,6 +134,26 @@ export function wait<T>(aws: Iterable<AwaitableLike<T>>, options?: WaitFlowOptio
     for (const f of unique) f.removeDoneCallback(onCompletion);
   });
   return outer;
+}
+
+/**
+ * Makes the sets and settles the wait, one loop step after the trigger, where asyncio's
+ * waiting task resumes: what finished meanwhile (at the same moment) counts as done, so
+ * nothing in `pending` is ever done already. It stands for that task's step, so the waiting
+ * code resumes right here, before the callbacks queued behind it (a task finishing there
+ * is still pending when the caller looks at the sets, as in asyncio).
+ */
+function report<T>(outer: Future<WaitResult<T>>, unique: Future<T>[]): void {
+  if (outer.done()) return;
+  const done = new Set<Future<T>>();
+  const pending = new Set<Future<T>>();
+  for (const f of unique) (f.done() ? done : pending).add(f);
+  settleInPlace(settle<T>, outer, { done, pending });
+}
+markResumption(report);
+
+function settle<T>(outer: Future<WaitResult<T>>, sets: WaitResult<T>): void {
+  outer.setResult(sets);
 }
 
 function checkReturnWhen(value: unknown): ReturnWhen {
