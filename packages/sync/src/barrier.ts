@@ -85,7 +85,9 @@ export class Barrier {
   /**
    * Waits until `parties` callers wait, then resolves to this caller's arrival index
    * (`parties - 1` for the one that completed the round). Interrupted by cancelling the
-   * awaiting task (the caller then leaves the round).
+   * awaiting task (the caller then leaves the round). The index is how many were waiting
+   * when the caller arrived, so after a party left a filling round two parties of that round
+   * can share an index (asyncio's is the same count).
    *
    * @param options.signal aborting it withdraws this caller from the round, and the call
    *   rejects with the signal's reason; an already aborted signal rejects at once.
