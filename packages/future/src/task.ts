@@ -10,32 +10,6 @@ import { checkTaskOptions, finished, reasonMessage, runFunction } from "./task-s
 
 let taskCounter = 0;
 
-// `Task._flags`: four flags, the registry state, and above them the count of cancel requests.
-const MUST_CANCEL = 1;
-const MUST_CANCEL_OWN = 2;
-const STEPPING = 4;
-const RESUMED = 8;
-const REGISTERED_SHIFT = 4;
-const REGISTERED = 3 << REGISTERED_SHIFT;
-const COUNT_SHIFT = 6;
-const FLAG_BITS = (1 << COUNT_SHIFT) - 1;
-
-/** The first length of `_waitingMore` at which settled entries are swept out. */
-const SWEEP_AT = 8;
-
-/** A late cancel's source future and error (see `Task._takeLateCancel`). */
-type LateCancel = { source: object; error: CancelledError };
-
-/** What only some tasks need, kept off the task itself until one of them is set. */
-class TaskExtras {
-  waitingMore: Future<unknown>[] | undefined = undefined;
-  waitingSweepAt = SWEEP_AT;
-  leftovers: Future<unknown>[] | undefined = undefined;
-  late: LateCancel | undefined = undefined;
-  abort: AbortController | undefined = undefined;
-  external: (() => void) | undefined = undefined;
-}
-
 /**
  * A function running concurrently on the loop (asyncio's `Task`). A Task is a Future of
  * the function's result.
@@ -78,99 +52,55 @@ class TaskExtras {
  * ```
  */
 export class Task<T> extends Future<T> implements TaskLike<T> {
-  /*
-   * A pending task is what programs hold by the hundred thousand, and every byte of it is
-   * copied by the collector while it waits: its state is packed. Flags and the cancel count
-   * share one number, the fields only some tasks need live in a side object made on first
-   * use (`TaskExtras`), and the function shares its slot with the promise it returned.
-   * Accessors keep the names the code reads (the `declare`d ones are defined after the class).
-   */
-  /** @internal Before the first step, the function; after it, the promise it returned, until the task is done (see `cancel`). */
-  _body: TaskFunction<T> | Promise<unknown> | undefined;
+  /** @internal */ _fn: TaskFunction<T> | undefined;
   /** @internal The name given, or the task's number: `Task-N` is only built when asked for. */
   _name: string | number;
-  /** @internal The bits below, and the count of cancellation requests above `COUNT_SHIFT`. */
-  _flags = 0;
-  /** @internal The aiots future the task's code awaits now (the common case: one). */
-  _waitingOn: Future<unknown> | undefined = undefined;
-  /** @internal What few tasks need (see `TaskExtras`), made on first use. */
-  _extras: TaskExtras | undefined = undefined;
-  /** @internal Links of the pending-task registry (see registry.ts). */
-  _regPrev: Task<unknown> | undefined = undefined;
-  /** @internal */ _regNext: Task<unknown> | undefined = undefined;
-  /** @internal The creator's async context, with this task as current, until the function starts. */
-  _context: AsyncResource | undefined;
-
-  /** @internal The function, until the first step runs it. */
-  get _fn(): TaskFunction<T> | undefined {
-    const body = this._body;
-    return typeof body === "function" ? body : undefined;
-  }
-  set _fn(fn: TaskFunction<T> | undefined) {
-    this._body = fn;
-  }
-
-  /** @internal The promise the function returned, until the task is done (see `cancel`). */
-  get _running(): Promise<unknown> | undefined {
-    const body = this._body;
-    return typeof body === "function" ? undefined : body;
-  }
-  set _running(running: Promise<unknown> | undefined) {
-    this._body = running;
-  }
-
-  /** @internal A cancel waits for the task's next aiots await (asyncio's `_must_cancel`). A bit of `_flags`. */
-  declare _mustCancel: boolean;
+  /** @internal */ _mustCancel = false;
   /**
    * @internal Whether a pending `_mustCancel` was asked for while the function's first
    * synchronous run was going on (asyncio's way to reach the end of a coroutine with
    * `_must_cancel` set: a cancel from inside the step): then it ends the task cancelled even
-   * if the function returns first. A bit of `_flags`.
+   * if the function returns first.
    */
-  declare _mustCancelOwn: boolean;
-  /** @internal True while the function's first synchronous run (the task's first step) goes on. A bit of `_flags`. */
-  declare _stepping: boolean;
-  /** @internal Whether an outcome was delivered to the task since it last started an await. A bit of `_flags`. */
-  declare _resumed: boolean;
-
-  /** @internal 0 = not registered, 1 = strong list, 2 = weak set (debug). */
-  get _registered(): 0 | 1 | 2 {
-    return ((this._flags & REGISTERED) >> REGISTERED_SHIFT) as 0 | 1 | 2;
-  }
-  set _registered(how: 0 | 1 | 2) {
-    this._flags = (this._flags & ~REGISTERED) | (how << REGISTERED_SHIFT);
-  }
-
-  /** @internal How many cancellation requests are pending (`cancelling()`). */
-  get _numCancelsRequested(): number {
-    return this._flags >>> COUNT_SHIFT;
-  }
-  set _numCancelsRequested(count: number) {
-    this._flags = (this._flags & FLAG_BITS) | (count << COUNT_SHIFT);
-  }
-
-  /** @internal More futures awaited at once (`Promise.all([f1, f2])` inside the task). In `_extras`. */
-  declare _waitingMore: Future<unknown>[] | undefined;
-  /** @internal Length of `_waitingMore` at which settled entries are next swept out. In `_extras`. */
-  declare _waitingSweepAt: number;
+  _mustCancelOwn = false;
+  /** @internal True while the function's first synchronous run (the task's first step) goes on. */
+  _stepping = false;
+  /** @internal */ _numCancelsRequested = 0;
+  /** @internal The aiots future the task's code awaits now (the common case: one). */
+  _waitingOn: Future<unknown> | undefined = undefined;
+  /** @internal More futures awaited at once (`Promise.all([f1, f2])` inside the task). */
+  _waitingMore: Future<unknown>[] | undefined = undefined;
+  /** @internal Length of `_waitingMore` at which settled entries are next swept out. */
+  _waitingSweepAt = 8;
   /**
    * @internal Futures earlier awaits left pending (the losers of a `Promise.race`): still
-   * cancelled with the task, but no longer what its code awaits. In `_extras`.
+   * cancelled with the task, but no longer what its code awaits.
    */
-  declare _leftovers: Future<unknown>[] | undefined;
-  /** @internal The future whose await last threw a late cancel, and that error (see `_takeLateCancel`). In `_extras`. */
-  declare _late: LateCancel | undefined;
-  /** @internal Made on the first read of `signal`, replaced after an `uncancel` to zero. In `_extras`. */
-  declare _abort: AbortController | undefined;
-  /** @internal Removes the listener on the `signal` option, until the task is done. In `_extras`. */
-  declare _external: (() => void) | undefined;
+  _leftovers: Future<unknown>[] | undefined = undefined;
+  /** @internal Whether an outcome was delivered to the task since it last started an await. */
+  _resumed = false;
+  /** @internal The future whose await last threw a late cancel, and that error (see `_takeLateCancel`). */
+  _late: { source: object; error: CancelledError } | undefined = undefined;
+  /** @internal Made on the first read of `signal`, replaced after an `uncancel` to zero. */
+  _abort: AbortController | undefined = undefined;
+  /** @internal Removes the listener on the `signal` option, until the task is done. */
+  _external: (() => void) | undefined = undefined;
+  /** @internal Links of the pending-task registry (see registry.ts). */
+  _regPrev: Task<unknown> | undefined = undefined;
+  /** @internal */ _regNext: Task<unknown> | undefined = undefined;
+  /** @internal 0 = not registered, 1 = strong list, 2 = weak set (debug). */
+  _registered: 0 | 1 | 2 = 0;
+  /** @internal The creator's async context, with this task as current, until the function starts. */
+  _context: AsyncResource | undefined;
+  /** @internal The promise the function returned, until the task is done (see `cancel`). */
+  _running: Promise<unknown> | undefined = undefined;
 
   /** @internal Use `createTask` or `loop.createTask`. */
   constructor(fn: TaskFunction<T>, loop: EventLoop, options?: TaskOptions) {
     super(loop);
     checkFunction(fn, "task function");
     checkTaskOptions(options);
-    this._body = fn;
+    this._fn = fn;
     const name = options?.name;
     this._name = name ?? ++taskCounter;
     this._context = taskContext(this);
@@ -298,7 +228,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
         // `Promise.all` over n pending futures costs O(n), not O(n^2).
         if (more.length >= this._waitingSweepAt) {
           compactDone(more);
-          this._waitingSweepAt = Math.max(SWEEP_AT, more.length * 2);
+          this._waitingSweepAt = Math.max(8, more.length * 2);
         }
         more.push(future);
       }
@@ -319,7 +249,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     compactDone(kept);
     this._leftovers = kept.length > 0 ? kept : undefined;
     this._waitingOn = this._waitingMore = undefined;
-    this._waitingSweepAt = SWEEP_AT;
+    this._waitingSweepAt = 8;
   }
 
   /** @internal Forgets a pending "cancel at the next await", and whose it was. */
@@ -342,11 +272,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     return !this._everyPendingAwait(never, 0);
   }
 
-  /**
-   * @internal Whether `test(future, depth)` holds for every pending aiots future the task
-   * awaits (true for none). (A shared function and its argument, not a closure: the loop
-   * asks this after every task's first step.)
-   */
+  /** @internal Whether `test` holds for every pending aiots future the task awaits (true for none). */
   _everyPendingAwait(test: (future: Future<unknown>, depth: number) => boolean, depth: number): boolean {
     const current = this._waitingOn;
     if (current !== undefined && !current.done() && !test(current, depth)) return false;
@@ -573,53 +499,6 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
 }
 
 Object.defineProperty(Task.prototype, Symbol.toStringTag, { configurable: true, get: () => "Task" });
-
-/** Defines `name` on the task prototype as the bit `bit` of `_flags`. */
-function flagAccessor(name: string, bit: number): void {
-  Object.defineProperty(Task.prototype, name, {
-    configurable: true,
-    get(this: Task<unknown>): boolean {
-      return (this._flags & bit) !== 0;
-    },
-    set(this: Task<unknown>, on: boolean) {
-      this._flags = on ? this._flags | bit : this._flags & ~bit;
-    },
-  });
-}
-flagAccessor("_mustCancel", MUST_CANCEL);
-flagAccessor("_mustCancelOwn", MUST_CANCEL_OWN);
-flagAccessor("_stepping", STEPPING);
-flagAccessor("_resumed", RESUMED);
-
-/** What a task without `_extras` reads. */
-const NO_EXTRAS: Readonly<TaskExtras> = Object.freeze(new TaskExtras());
-
-/**
- * Defines `name` on the task prototype as `key` of the task's `_extras`, which the first
- * write of a value other than the default makes.
- */
-function extraAccessor(name: string, key: keyof TaskExtras): void {
-  Object.defineProperty(Task.prototype, name, {
-    configurable: true,
-    get(this: Task<unknown>): unknown {
-      return (this._extras ?? NO_EXTRAS)[key];
-    },
-    set(this: Task<unknown>, value: unknown) {
-      let extras = this._extras;
-      if (extras === undefined) {
-        if (value === NO_EXTRAS[key]) return;
-        extras = this._extras = new TaskExtras();
-      }
-      (extras as unknown as Record<string, unknown>)[key] = value;
-    },
-  });
-}
-extraAccessor("_waitingMore", "waitingMore");
-extraAccessor("_waitingSweepAt", "waitingSweepAt");
-extraAccessor("_leftovers", "leftovers");
-extraAccessor("_late", "late");
-extraAccessor("_abort", "abort");
-extraAccessor("_external", "external");
 
 /** Tasks whose `toString` is running, to cut a cycle of tasks awaiting each other. */
 const describing = new Set<object>();
