@@ -201,8 +201,10 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       // the first aiots await of a pending future since, so it is cancelled, and throws,
       // as if the cancel had come while the task waited on it. A future that refuses
       // (a gather whose children are all done) leaves the cancel pending, as asyncio
-      // does: it lands when that await is delivered.
-      if (future.cancel(this._cancelMessage)) this._dropMustCancel();
+      // does: it lands when that await is delivered. So does a task that could only mark
+      // itself (it awaits a plain promise, and may still finish with a value), as when
+      // the cancel finds the task already awaiting it (see `interrupts`).
+      if (interrupts(future, this._cancelMessage)) this._dropMustCancel();
     }
     return undefined;
   }

@@ -597,6 +597,33 @@ describe("cancelling a task that awaits a task which awaits a plain promise", ()
       expect(inner.result()).toBe("b"); // nothing interrupted it: it keeps its value
     });
   });
+
+  it("also when the cancel came first and the await of that task starts afterwards: the cancel stays pending until the inner task is done", async () => {
+    await onVirtualLoop(async () => {
+      const plain = plainPromise<string>();
+      const steps: string[] = [];
+      const outer = createTask(async () => {
+        // Cancelled from its own step, while it awaits nothing aiots: the cancel waits for
+        // its next aiots await, which is the await of a task that can only be marked.
+        currentTask()!.cancel("pending");
+        const inner = createTask(async () => await plain.promise, { eagerStart: true });
+        try {
+          steps.push(`inner gave ${await inner}`);
+        } catch (e) {
+          steps.push(`outer caught ${(e as Error).name}: ${(e as Error).message}`);
+          throw e;
+        }
+        await sleep(0);
+        steps.push("outer went on");
+        return inner;
+      });
+      await sleep(1);
+      plain.resolve("b");
+      await rejection(outer);
+      expect(outer.cancelled()).toBe(true);
+      expect(steps).toEqual(["outer caught CancelledError: pending"]);
+    });
+  });
 });
 
 describe("a pending cancel and a future that refuses to be cancelled", () => {
