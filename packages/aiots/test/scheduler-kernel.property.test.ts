@@ -1,13 +1,15 @@
 /**
  * Task cancellation under interleavings that fast-check's scheduler picks: trees of tasks
  * whose steps await plain promises the scheduler releases, `sleep(0)`, futures a scheduled
- * function resolves, child tasks and `Promise.all` of both kinds, and cancel random tasks:
+ * function resolves (awaited directly, through `then`, or shared by several tasks), child
+ * tasks, `Promise.all` of both kinds and sleeps given the task's signal, and cancel random tasks:
  * at once, from a step of one of them, or when the scheduler releases the cancel (often
  * between a future's resolution and the awaiting task's resumption, or while the task
  * awaits a plain promise). The checks are the ones asyncio's model makes:
  * - a cancelled task whose code then starts an aiots await of a pending future throws
  *   there, so it ends cancelled;
- * - a task ends cancelled only if it was cancelled, or an awaited child was;
+ * - a task ends cancelled only if it was cancelled, or an awaited child was, or a future it
+ *   shared with a cancelled task;
  * - `signal` is aborted as soon as `cancel()` returns true;
  * - cancelling a task that awaits a pending child task cancels the child too;
  * - every `finally` of a started function runs exactly once, no function runs after a
@@ -15,10 +17,10 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Future, VirtualTimeLoop, createTask, isCancelledError, run, sleep } from "aiots";
+import { Future, VirtualTimeLoop, createTask, currentTask, isCancelledError, run, sleep } from "aiots";
 import type { Task } from "aiots";
 
-const RUNS = Number(process.env.RUNS ?? 250);
+const RUNS = Number(process.env.RUNS ?? 1000);
 
 type Step =
   | { kind: "plain" }
@@ -26,11 +28,18 @@ type Step =
   | { kind: "future" }
   | { kind: "all" }
   | { kind: "child"; steps: Step[] }
+  /** Awaits one of a few futures that several tasks may share, released by the scheduler. */
+  | { kind: "shared"; which: number }
+  /** Awaits a plain promise that `then` derived from a future the scheduler resolves. */
+  | { kind: "then" }
+  /** `sleep(1)` given the task's own `signal`: a cancel both cancels and aborts it. */
+  | { kind: "signalSleep" }
   /** Cancels a task picked by index (modulo) among all made so far: now, or when the scheduler says. */
   | { kind: "cancel"; pick: number; now: boolean };
 
 const leaf = fc.oneof(
-  fc.constantFrom<Step>({ kind: "plain" }, { kind: "sleep0" }, { kind: "future" }, { kind: "all" }),
+  fc.constantFrom<Step>({ kind: "plain" }, { kind: "sleep0" }, { kind: "future" }, { kind: "all" }, { kind: "then" }, { kind: "signalSleep" }),
+  fc.record({ kind: fc.constant("shared" as const), which: fc.nat(2) }),
   fc.record({ kind: fc.constant("cancel" as const), pick: fc.nat(40), now: fc.boolean() }),
 );
 const stepsArb: fc.Arbitrary<Step[]> = fc.letrec<{ steps: Step[]; step: Step }>((tie) => ({
@@ -59,6 +68,8 @@ interface Record {
   sleptAfterCancel: boolean;
   /** Whether an await of a child task threw because that child ended cancelled. */
   childCancelled: boolean;
+  /** Whether an await of a shared future threw because another awaiter's cancel ended it. */
+  sharedCancelled: boolean;
   /** The child it awaits now, if any. */
   awaiting: Record | undefined;
   /** Whether its function has finished (its `finally` ran): the task is as good as done. */
@@ -77,8 +88,17 @@ describe("task cancellation under scheduler-picked interleavings", () => {
           void s.schedule(Promise.resolve(label), label).then(fn);
         };
 
+        /** A future the scheduler resolves with `value` (unless it was cancelled first). */
+        const resolvedLater = (label: string, value: number): Future<number> => {
+          const f = new Future<number>();
+          later(label, () => {
+            if (!f.done()) f.setResult(value);
+          });
+          return f;
+        };
+
         const spawn = (steps: Step[]): Record => {
-          const rec: Record = { task: undefined, started: false, finallies: 0, cancelled: false, cancelledBeforeStart: false, sleptAfterCancel: false, childCancelled: false, awaiting: undefined, finished: false };
+          const rec: Record = { task: undefined, started: false, finallies: 0, cancelled: false, cancelledBeforeStart: false, sleptAfterCancel: false, childCancelled: false, sharedCancelled: false, awaiting: undefined, finished: false };
           const id = records.length;
           records.push(rec);
           const eagerStart = ((scenario.eagerBits >> (id % 30)) & 1) === 1;
@@ -105,22 +125,30 @@ describe("task cancellation under scheduler-picked interleavings", () => {
               if (rec.cancelled) rec.sleptAfterCancel = true;
               await sleep(0);
               return;
-            case "future": {
-              const f = new Future<number>();
-              later("resolve future", () => {
-                if (!f.done()) f.setResult(1);
-              });
-              await f;
+            case "future":
+              await resolvedLater("resolve future", 1);
+              return;
+            case "all":
+              await Promise.all([resolvedLater("resolve future in all", 2), s.schedule(Promise.resolve(3), "plain hop in all")]);
+              return;
+            case "shared": {
+              const f = shared[step.which]!;
+              try {
+                await f;
+              } catch (error) {
+                // Cancelling a task cancels the future it awaits, for every awaiter (asyncio).
+                if (f.cancelled() && !rec.cancelled) rec.sharedCancelled = true;
+                throw error;
+              }
               return;
             }
-            case "all": {
-              const f = new Future<number>();
-              later("resolve future in all", () => {
-                if (!f.done()) f.setResult(2);
-              });
-              await Promise.all([f, s.schedule(Promise.resolve(3), "plain hop in all")]);
+            case "then":
+              await resolvedLater("resolve future behind then", 4).then((x) => x + 1);
               return;
-            }
+            case "signalSleep":
+              if (rec.cancelled) rec.sleptAfterCancel = true;
+              await sleep(1, undefined, { signal: currentTask()!.signal });
+              return;
             case "cancel":
               if (step.now) cancelOne(step.pick);
               else later(`cancel #${step.pick}`, () => cancelOne(step.pick));
@@ -160,8 +188,10 @@ describe("task cancellation under scheduler-picked interleavings", () => {
           if (childPending && !child.task!.done() && child.task!.cancelling() === 0) violations.push("cancelling a task did not cancel the child task it awaits");
         };
 
+        const shared: Future<number>[] = [];
         const scenario$ = run(
           async () => {
+            for (let i = 0; i < 3; i++) shared.push(resolvedLater(`resolve shared future ${i}`, 10 + i));
             for (const steps of scenario.roots) spawn(steps);
             const outside = (async () => {
               for (const { pick, iterations } of scenario.cancels) {
@@ -184,7 +214,7 @@ describe("task cancellation under scheduler-picked interleavings", () => {
           else expect(task.cancelled(), `task ${id} never started, so it was cancelled`).toBe(true);
           if (rec.sleptAfterCancel) expect(task.cancelled(), `task ${id} awaited sleep(0) after a cancel`).toBe(true);
           if (task.cancelled()) {
-            expect(rec.cancelled || rec.childCancelled || task.cancelling() > 0, `task ${id} ended cancelled without a cancel`).toBe(true);
+            expect(rec.cancelled || rec.childCancelled || rec.sharedCancelled || task.cancelling() > 0, `task ${id} ended cancelled without a cancel`).toBe(true);
           } else if (task.exception() === null) {
             expect(task.result()).toBe(id);
           } else {
