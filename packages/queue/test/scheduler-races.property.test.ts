@@ -32,7 +32,7 @@ type Action =
   | { do: "cancelWaiting"; t: number }
   | { do: "abort"; t: number }
   | { do: "shutdown"; immediate: boolean }
-  | { do: "join"; task: boolean };
+  | { do: "join"; task: boolean; eager: boolean };
 /** What an actor does in the same synchronous block right after a step succeeded. */
 type Then = Action[];
 
@@ -52,6 +52,8 @@ interface Step {
   prio: number;
   /** Scheduling points a consumer holds an item for before its taskDone(). */
   hold: number;
+  /** A child task of the step (`putTask`, `getAwait`...) starts eagerly: its operation runs inside `createTask`. */
+  eager: boolean;
   then: Then;
 }
 
@@ -61,6 +63,8 @@ interface ActorSpec {
   resilient: boolean;
   /** In plain mode: runs as an aiots task rather than plain async code. */
   task: boolean;
+  /** Its task starts eagerly (on a running loop): its first step runs inside `createTask`. */
+  eager: boolean;
   steps: Step[];
 }
 
@@ -84,7 +88,7 @@ const action = (shutdownWeight: number): fc.Arbitrary<Action> =>
     // Someone in the middle of a queue operation, maybe already handed its item or slot.
     { weight: 6, arbitrary: fc.record({ do: fc.constant("cancelWaiting" as const), t: target }) },
     { weight: 3, arbitrary: fc.record({ do: fc.constant("abort" as const), t: target }) },
-    { weight: 1, arbitrary: fc.record({ do: fc.constant("join" as const), task: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ do: fc.constant("join" as const), task: fc.boolean(), eager: fc.boolean() }) },
     // Shutting down in the middle of a script is rare, or most runs would stop early.
     { weight: shutdownWeight, arbitrary: fc.record({ do: fc.constant("shutdown" as const), immediate: fc.boolean() }) },
   );
@@ -99,15 +103,16 @@ const step = (ops: readonly (ProducerOp | ConsumerOp)[]): fc.Arbitrary<Step> =>
     via: fc.constantFrom("sched", "sched", "sched", "sleep"),
     prio: fc.nat(4),
     hold: fc.nat(2),
+    eager: fc.boolean(),
     then: stepThen,
   });
 const producerOps: ProducerOp[] = ["put", "put", "putNowait", "putSignal", "putTask", "putAwait", "yield"];
 const consumerOps: ConsumerOp[] = ["get", "get", "getNowait", "getSignal", "getTask", "getAwait", "iterate", "yield"];
 
 const actor: fc.Arbitrary<ActorSpec> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ role: fc.constant("producer" as const), resilient: fc.boolean(), task: fc.boolean(), steps: fc.array(step(producerOps), { minLength: 1, maxLength: 7 }) }) },
-  { weight: 3, arbitrary: fc.record({ role: fc.constant("consumer" as const), resilient: fc.boolean(), task: fc.boolean(), steps: fc.array(step(consumerOps), { maxLength: 7 }) }) },
-  { weight: 1, arbitrary: fc.record({ role: fc.constant("forAwait" as const), resilient: fc.boolean(), task: fc.boolean(), steps: fc.array(step(["get"]), { maxLength: 4 }) }) },
+  { weight: 3, arbitrary: fc.record({ role: fc.constant("producer" as const), resilient: fc.boolean(), task: fc.boolean(), eager: fc.boolean(), steps: fc.array(step(producerOps), { minLength: 1, maxLength: 7 }) }) },
+  { weight: 3, arbitrary: fc.record({ role: fc.constant("consumer" as const), resilient: fc.boolean(), task: fc.boolean(), eager: fc.boolean(), steps: fc.array(step(consumerOps), { maxLength: 7 }) }) },
+  { weight: 1, arbitrary: fc.record({ role: fc.constant("forAwait" as const), resilient: fc.boolean(), task: fc.boolean(), eager: fc.boolean(), steps: fc.array(step(["get"]), { maxLength: 4 }) }) },
 );
 
 const scenario: fc.Arbitrary<Scenario> = fc.record({
@@ -173,6 +178,8 @@ interface Actor {
   spec: ActorSpec;
   task: Task<void> | undefined;
   current: Current | undefined;
+  /** The step of its script it is at. */
+  step: number;
   got: string[];
   /**
    * The actor's get may have taken an item it has not recorded yet: a get that did not wait
@@ -380,13 +387,13 @@ class World {
         this.shutdown(t.immediate, why);
         break;
       case "join":
-        this.join(t.task);
+        this.join(t.task, t.eager);
         break;
     }
     this.observe(`${why}: ${t.do}`);
   }
 
-  join(asTask: boolean): void {
+  join(asTask: boolean, eager: boolean): void {
     const j: Joiner = { minUnfinished: this.putOk.length - this.doneCount, resolved: false, done: Promise.resolve() };
     const onJoined = () => {
       j.resolved = true;
@@ -404,7 +411,7 @@ class World {
       this.violation(`join rejected with ${String(error)}`);
     };
     if (asTask) {
-      const joinTask = createTask(() => this.q.join());
+      const joinTask = createTask(() => this.q.join(), { eagerStart: eager });
       j.done = settled(joinTask).then(() => (joinTask.cancelled() ? fail("a cancel") : joinTask.exception() === null ? onJoined() : fail(joinTask.exception())));
     } else {
       j.done = this.q.join().then(onJoined, fail);
@@ -452,10 +459,12 @@ class World {
     const afterShutdown = this.shutdowns > 0;
     const afterImmediate = this.lastImmediateAt >= 0;
     if (item !== undefined) this.putStartedAt.set(item, this.events);
-    const child: Task<unknown> = item === undefined ? createTask(() => this.q.get()) : createTask(() => this.q.put(item));
-    this.children.add(child);
+    // (Noted first: an eager child gets or puts inside createTask.)
     a.current = c;
     if (item === undefined) a.late = true;
+    const eagerStart = a.spec.steps[a.step]?.eager === true;
+    const child: Task<unknown> = item === undefined ? createTask(() => this.q.get(), { eagerStart }) : createTask(() => this.q.put(item), { eagerStart });
+    this.children.add(child);
     let own: Outcome = { kind: "ok" };
     try {
       await child;
@@ -502,7 +511,7 @@ class World {
       if (op === "putNowait") {
         q.putNowait(item);
       } else if (op === "putTask") {
-        const child = createTask(() => q.put(item));
+        const child = createTask(() => q.put(item), { eagerStart: a.spec.steps[a.step]?.eager === true });
         c.child = child;
         this.children.add(child);
         await settled(child);
@@ -540,10 +549,10 @@ class World {
         item = q.getNowait();
       } else if (op === "getTask") {
         // Its function returns the get itself: the task's result is the item, or the item is back.
-        const child = createTask(() => q.get());
+        a.late = true;
+        const child = createTask(() => q.get(), { eagerStart: a.spec.steps[a.step]?.eager === true });
         c.child = child;
         this.children.add(child);
-        a.late = true;
         await settled(child);
         this.children.delete(child);
         if (child.cancelled()) throw getCancelled(child);
@@ -616,6 +625,7 @@ function goesOnAfter(a: Actor, out: Outcome): boolean {
 async function runSteps(w: World, a: Actor, run: (st: Step, i: number) => Promise<boolean>): Promise<void> {
   for (let i = 0; i < a.spec.steps.length; i++) {
     const st = a.spec.steps[i]!;
+    a.step = i;
     try {
       await w.point(st.via, `actor ${a.index} step ${i}`);
     } catch (error) {
@@ -761,12 +771,19 @@ async function until(w: World, what: Promise<unknown>, hangs = true): Promise<bo
 async function drive(w: World, sc: Scenario): Promise<void> {
   const q = w.q;
   sc.actors.forEach((spec, index) => {
-    w.actors.push({ index, spec, task: undefined, current: undefined, got: [], late: false });
+    w.actors.push({ index, spec, task: undefined, current: undefined, step: 0, got: [], late: false });
   });
   const running: Promise<void>[] = [];
   for (const a of w.actors) {
     if (w.mode === "tasks" || a.spec.task) {
-      const task = createTask(() => runActor(w, a));
+      const task = createTask(
+        () => {
+          // (Inside an eager task's first step, createTask has not returned yet.)
+          a.task = currentTask() as Task<void>;
+          return runActor(w, a);
+        },
+        { eagerStart: a.spec.eager },
+      );
       a.task = task;
       running.push(settled(task));
     } else {
@@ -848,7 +865,9 @@ function verify(w: World): void {
   }
 }
 
+/** Runs per kind, scaled by `SCHEDULER_RACES_RUNS=<factor>` (`4` for a longer soak). */
 const RUNS: Record<Kind, number> = { Queue: 600, PriorityQueue: 400, LifoQueue: 300 };
+const runs = (n: number) => Math.ceil(n * Number(process.env.SCHEDULER_RACES_RUNS ?? 1));
 
 describe("queues under scheduler-driven interleavings, cancels, aborts and shutdowns", () => {
   for (const kind of ["Queue", "PriorityQueue", "LifoQueue"] as const) {
@@ -859,7 +878,7 @@ describe("queues under scheduler-driven interleavings, cancels, aborts and shutd
           fc.asyncProperty(fc.scheduler(), scenario, async (s, sc) => {
             verify(await play(kind, mode, s, sc));
           }),
-          { numRuns: RUNS[kind] },
+          { numRuns: runs(RUNS[kind]) },
         );
       });
     }

@@ -32,7 +32,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { BrokenBarrierError, isCancelledError } from "@aiots/core";
 import type { Task } from "@aiots/future";
-import { createTask, sleep } from "@aiots/future";
+import { createTask, currentTask, sleep } from "@aiots/future";
 import { run } from "@aiots/loop";
 import { Barrier, BoundedSemaphore, Condition, Event, Lock, Semaphore } from "@aiots/sync";
 import { virtual } from "./helpers.js";
@@ -50,6 +50,18 @@ const runs = (n: number) => Math.ceil(n * Number(process.env.SCHEDULER_RACES_RUN
 /** Where the actors run: tasks of a virtual-time loop, tasks of a real loop, or plain async code. */
 type Mode = "virtual" | "run" | "plain";
 const modeArb = fc.constantFrom<Mode>("virtual", "run", "plain");
+
+/**
+ * A mode, and which actors (by index) are created with `eagerStart` in the task modes: their
+ * first step runs inside `createTask`, before the next actor is even created (asyncio 3.12+
+ * eager tasks). An actor with nothing to wait for before its first action (no scheduler
+ * step, no microtask) then takes, sets or notifies right there.
+ */
+interface Where {
+  mode: Mode;
+  eager: boolean[];
+}
+const whereArb: fc.Arbitrary<Where> = fc.record({ mode: modeArb, eager: fc.array(fc.boolean(), { maxLength: 10 }) });
 
 type How = "cancel" | "abort";
 const howArb = fc.constantFrom<How>("cancel", "abort");
@@ -91,18 +103,18 @@ const controllersArb = fc.array(controllerArb, { maxLength: 4 });
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 3 });
 
 /**
- * One property of this file, as a test: `body` gets fast-check's scheduler, a mode, then a
- * value of each of `arbs`, for `numRuns` runs (scaled by `runs`).
+ * One property of this file, as a test: `body` gets fast-check's scheduler, a mode (with its
+ * eager actors), then a value of each of `arbs`, for `numRuns` runs (scaled by `runs`).
  */
 function property<Ts extends unknown[]>(
   name: string,
   numRuns: number,
   arbs: [...{ [K in keyof Ts]: fc.Arbitrary<Ts[K]> }],
-  body: (s: fc.Scheduler, mode: Mode, ...values: Ts) => Promise<void>,
+  body: (s: fc.Scheduler, where: Where, ...values: Ts) => Promise<void>,
 ): void {
   it(name, async () => {
     await fc.assert(
-      fc.asyncProperty(fc.scheduler(), modeArb, fc.tuple<Ts>(...arbs), (s, mode, values) => body(s, mode, ...values)),
+      fc.asyncProperty(fc.scheduler(), whereArb, fc.tuple<Ts>(...arbs), (s, where, values) => body(s, where, ...values)),
       { numRuns: runs(numRuns) },
     );
   });
@@ -129,7 +141,11 @@ class Stage {
   readonly unexpected: unknown[] = [];
   readonly finished: boolean[];
   readonly controllers: AbortController[];
-  tasks: Task<void>[] = [];
+  readonly mode: Mode;
+  /** Which actors start eagerly (task modes only). */
+  readonly eager: boolean[];
+  /** Each actor's task, noted by the actor itself as it starts (an eager one, inside `createTask`). */
+  readonly tasks: (Task<void> | undefined)[] = [];
   /** An invariant of the primitive's state, checked at every step of every actor. */
   probe: (() => void) | undefined = undefined;
   /** Told of every kill, before it is made. */
@@ -137,9 +153,11 @@ class Stage {
 
   constructor(
     readonly s: fc.Scheduler,
-    readonly mode: Mode,
+    where: Where,
     readonly n: number,
   ) {
+    this.mode = where.mode;
+    this.eager = where.eager;
     this.finished = Array.from({ length: n }, () => false);
     this.controllers = Array.from({ length: n }, () => new AbortController());
   }
@@ -151,7 +169,8 @@ class Stage {
 
   /**
    * `k` steps, each a plain promise the scheduler releases when it chooses, then `micro`
-   * microtasks.
+   * microtasks. (Actors skip the call when both are 0: they then act without awaiting at all,
+   * an eager one inside `createTask`.)
    */
   async steps(k: number, label: string, micro = 0): Promise<void> {
     for (let j = 0; j < k; j++) {
@@ -166,12 +185,16 @@ class Stage {
     return this.controllers[i]!.signal;
   }
 
-  /** Cancels actor `i`'s task, or aborts its signal (always the signal in plain mode). */
+  /**
+   * Cancels actor `i`'s task, or aborts its signal (always the signal in plain mode, and for
+   * an actor not created yet: an eager actor may kill one during its first step).
+   */
   kill(i: number, how: How): void {
     this.onKill?.(i, how);
     this.dirty.add(i);
     this.bump();
-    if (how === "cancel" && this.mode !== "plain") this.tasks[i]?.cancel();
+    const task = this.tasks[i];
+    if (how === "cancel" && this.mode !== "plain" && task !== undefined) task.cancel();
     else this.controllers[i]!.abort(ABORT);
   }
 
@@ -208,7 +231,7 @@ class Stage {
   }
 
   isDone(i: number): boolean {
-    return this.mode === "plain" ? this.finished[i]! : this.tasks[i]!.done();
+    return this.mode === "plain" ? this.finished[i]! : this.tasks[i]?.done() === true;
   }
 
   pending(): number[] {
@@ -237,6 +260,8 @@ class Stage {
    */
   async play(body: (i: number) => Promise<void>, controllers: Controller[], finish: (pending: number[]) => void | Promise<void>): Promise<void> {
     const actor = (i: number) => async () => {
+      // (Inside an eager task's first step, createTask has not returned yet.)
+      if (this.mode !== "plain") this.tasks[i] = currentTask() as Task<void>;
       try {
         await body(i);
       } catch (e) {
@@ -260,7 +285,12 @@ class Stage {
       this.check(this.pending().length === 0, `actors ${String(this.pending())} never finished`);
     };
     const inTasks = async (settle: () => Promise<void>) => {
-      this.tasks = Array.from({ length: this.n }, (_, i) => createTask(actor(i)));
+      for (let i = 0; i < this.n; i++) {
+        const task = createTask(actor(i), { eagerStart: this.eager[i] === true });
+        // (An eager actor has noted its task already: the same one.)
+        this.check(this.tasks[i] === undefined || this.tasks[i] === task, `actor ${i} did not run as its own task`);
+        this.tasks[i] = task;
+      }
       await end(settle, startControllers());
     };
     let scenario: Promise<void>;
@@ -330,8 +360,8 @@ const holdersArb = fc.array(holderArb, { minLength: 1, maxLength: 6 });
 
 type Permits = Lock | Semaphore;
 
-async function mutualExclusion(s: fc.Scheduler, mode: Mode, prim: Permits, permits: number, holders: Holder[], controllers: Controller[]): Promise<Stage> {
-  const st = new Stage(s, mode, holders.length);
+async function mutualExclusion(s: fc.Scheduler, where: Where, prim: Permits, permits: number, holders: Holder[], controllers: Controller[]): Promise<Stage> {
+  const st = new Stage(s, where, holders.length);
   const work = s.scheduleFunction(async function work(i: number) {
     return i;
   });
@@ -354,7 +384,7 @@ async function mutualExclusion(s: fc.Scheduler, mode: Mode, prim: Permits, permi
       const h = holders[i]!;
       const signal = st.signal(i);
       for (let r = 0; r < h.rounds; r++) {
-        await st.steps(h.before, `${i} arrives`, h.jitter);
+        if (h.before > 0 || h.jitter > 0) await st.steps(h.before, `${i} arrives`, h.jitter);
         const key = `${i}.${r}`;
         let held = false;
         const hold = async () => {
@@ -418,9 +448,9 @@ describe("Lock, Semaphore and BoundedSemaphore under scheduler-picked interleavi
     "a Lock never has two holders, serves FIFO, every acquire returns or throws CancelledError/the abort reason, and it ends free",
     350,
     [holdersArb, controllersArb],
-    async (s, mode, holders, controllers) => {
+    async (s, where, holders, controllers) => {
       const lock = new Lock();
-      await mutualExclusion(s, mode, lock, 1, holders, controllers);
+      await mutualExclusion(s, where, lock, 1, holders, controllers);
       expect(lock.locked()).toBe(false);
       expect(lock._waiters.size).toBe(0);
       expect(String(lock)).toBe("Lock [unlocked]");
@@ -436,9 +466,9 @@ describe("Lock, Semaphore and BoundedSemaphore under scheduler-picked interleavi
     "a Semaphore or BoundedSemaphore never has more than N holders, serves FIFO, and gets exactly N permits back",
     350,
     [fc.integer({ min: 1, max: 3 }), fc.boolean(), holdersArb, controllersArb],
-    async (s, mode, permits, bounded, holders, controllers) => {
+    async (s, where, permits, bounded, holders, controllers) => {
       const sem = bounded ? new BoundedSemaphore(permits) : new Semaphore(permits);
-      await mutualExclusion(s, mode, sem, permits, holders, controllers);
+      await mutualExclusion(s, where, sem, permits, holders, controllers);
       const name = bounded ? "BoundedSemaphore" : "Semaphore";
       expect(String(sem)).toBe(`${name} [unlocked, value: ${permits}]`);
       // No permit lost or made: exactly N can be taken at once, then it is locked.
@@ -472,10 +502,10 @@ describe("Event under scheduler-picked interleavings", () => {
     "every waiter returns true only after a set(), no set/clear sequence leaves a woken waiter hanging, and only killed waiters throw",
     300,
     [eventArb, controllersArb],
-    async (s, mode, { waiters, ops }, controllers) => {
+    async (s, where, { waiters, ops }, controllers) => {
       const event = new Event();
       const setter = waiters.length;
-      const st = new Stage(s, mode, waiters.length + 1);
+      const st = new Stage(s, where, waiters.length + 1);
       /** set() calls that found the flag clear (the ones that wake waiters). */
       let sets = 0;
       /** What each waiter saw when it started its current wait. */
@@ -493,7 +523,7 @@ describe("Event under scheduler-picked interleavings", () => {
         async (i) => {
           if (i === setter) {
             for (const { op, steps, micro, kill } of ops) {
-              await st.steps(steps, op, micro);
+              if (steps > 0 || micro > 0) await st.steps(steps, op, micro);
               if (op === "set") {
                 if (!event.isSet()) sets++;
                 event.set();
@@ -505,7 +535,7 @@ describe("Event under scheduler-picked interleavings", () => {
           }
           const w = waiters[i]!;
           for (let r = 0; r < w.rounds; r++) {
-            await st.steps(w.before, `${i} waits`, w.jitter);
+            if (w.before > 0 || w.jitter > 0) await st.steps(w.before, `${i} waits`, w.jitter);
             const seen = { set: event.isSet(), sets };
             atCall[i] = seen;
             mustThrow.delete(i);
@@ -588,9 +618,9 @@ describe("Condition under scheduler-picked interleavings", () => {
     "wait() re-acquires the lock before it returns or throws, and no notify is lost when a notified waiter is killed",
     300,
     [fc.array(condWorkerArb, { minLength: 1, maxLength: 7 }), controllersArb],
-    async (s, mode, workers, controllers) => {
+    async (s, where, workers, controllers) => {
       const cond = new Condition();
-      const st = new Stage(s, mode, workers.length);
+      const st = new Stage(s, where, workers.length);
       const own = ownership(st, cond);
       const work = s.scheduleFunction(async function work(i: number) {
         return i;
@@ -603,7 +633,7 @@ describe("Condition under scheduler-picked interleavings", () => {
         async (i) => {
           const w = workers[i]!;
           const signal = st.signal(i);
-          await st.steps(w.before, `${i} arrives`, w.jitter);
+          if (w.before > 0 || w.jitter > 0) await st.steps(w.before, `${i} arrives`, w.jitter);
           await using _ = await cond.guard({ signal });
           own.enter(i, "acquired");
           try {
@@ -677,10 +707,10 @@ describe("Condition under scheduler-picked interleavings", () => {
       }),
       controllersArb,
     ],
-    async (s, mode, waiters, notifier, controllers) => {
+    async (s, where, waiters, notifier, controllers) => {
       const cond = new Condition();
       const k = waiters.length;
-      const st = new Stage(s, mode, k + 1);
+      const st = new Stage(s, where, k + 1);
       const own = ownership(st, cond);
       const inWait = new Set<number>();
       let found: number[] | undefined;
@@ -696,7 +726,7 @@ describe("Condition under scheduler-picked interleavings", () => {
         async (i) => {
           const signal = st.signal(i);
           const { before, jitter } = i === k ? notifier : waiters[i]!;
-          await st.steps(before, `${i} arrives`, jitter);
+          if (before > 0 || jitter > 0) await st.steps(before, `${i} arrives`, jitter);
           await using _ = await cond.guard({ signal });
           own.enter(i, "acquired");
           if (i === k) {
@@ -810,12 +840,12 @@ class BarrierScene {
 
   constructor(
     s: fc.Scheduler,
-    mode: Mode,
+    where: Where,
     readonly parties: number,
     actors: number,
   ) {
     this.barrier = new Barrier(parties);
-    this.st = new Stage(s, mode, actors);
+    this.st = new Stage(s, where, actors);
     this.st.probe = () => barrierProbe(this.st, this.barrier);
   }
 
@@ -833,7 +863,7 @@ class BarrierScene {
     { signal, then, caught }: { signal?: AbortSignal; then?: () => void | Promise<void>; caught?: (e: unknown) => void } = {},
   ): Promise<void> {
     const { st } = this;
-    await st.steps(before, `${i} arrives`, jitter);
+    if (before > 0 || jitter > 0) await st.steps(before, `${i} arrives`, jitter);
     this.arrived++;
     st.enterLine(i);
     let index: number;
@@ -874,8 +904,8 @@ describe("Barrier under scheduler-picked interleavings", () => {
     "without kills, each round lets its parties go together with indices 0..n-1, and the barrier ends filling",
     200,
     [fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), fc.array(fc.tuple(fc.nat(3), microArb), { minLength: 12, maxLength: 12 })],
-    async (s, mode, parties, nRounds, befores) => {
-      const scene = new BarrierScene(s, mode, parties, parties);
+    async (s, where, parties, nRounds, befores) => {
+      const scene = new BarrierScene(s, where, parties, parties);
       await scene.play(
         async (i) => {
           for (let r = 0; r < nRounds; r++) {
@@ -907,8 +937,8 @@ describe("Barrier under scheduler-picked interleavings", () => {
       fc.array(fc.record({ before: fc.nat(3), jitter: microArb, again: fc.boolean(), onReturn: maybe(killArb) }), { minLength: 1, maxLength: 8 }),
       controllersArb,
     ],
-    async (s, mode, parties, workers, controllers) => {
-      const scene = new BarrierScene(s, mode, parties, workers.length);
+    async (s, where, parties, workers, controllers) => {
+      const scene = new BarrierScene(s, where, parties, workers.length);
       const { st, barrier } = scene;
       // A BrokenBarrierError would be unexpected.
       const all = await scene.play(
@@ -953,9 +983,9 @@ describe("Barrier under scheduler-picked interleavings", () => {
       fc.array(fc.record({ what: fc.constantFrom("reset", "abort"), steps: fc.nat(12), micro: microArb }), { maxLength: 3 }),
       controllersArb,
     ],
-    async (s, mode, parties, workers, breakers, controllers) => {
+    async (s, where, parties, workers, breakers, controllers) => {
       // Actors 0..w-1 are parties; the others reset or abort after some scheduler steps.
-      const scene = new BarrierScene(s, mode, parties, workers.length + breakers.length);
+      const scene = new BarrierScene(s, where, parties, workers.length + breakers.length);
       const { st, barrier } = scene;
       let resetCalls = 0;
       let breakCalls = 0;
@@ -984,7 +1014,7 @@ describe("Barrier under scheduler-picked interleavings", () => {
         async (i) => {
           const b = breakers[i - workers.length];
           if (b !== undefined) {
-            await st.steps(b.steps, b.what, b.micro);
+            if (b.steps > 0 || b.micro > 0) await st.steps(b.steps, b.what, b.micro);
             await breakIt(b.what);
             return;
           }
