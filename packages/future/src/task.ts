@@ -423,6 +423,10 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   _finishCancelled(error: CancelledError): void {
     this._release();
     this._cancelWith(error, error.message === "" ? this._cancelMessage : error.message);
+    // A task can end cancelled with no request of its own (the child it awaited was
+    // cancelled): a signal handed out before then aborts now, as one asked for later would.
+    const abort = this._abort;
+    if (abort !== undefined && !abort.signal.aborted) abort.abort(error);
   }
 
   /**

@@ -571,6 +571,29 @@ describe("cancel while the task awaits a plain promise", () => {
   });
 });
 
+describe("the signal of a task that ends cancelled with no cancel of its own", () => {
+  it("aborts when the child it awaited was cancelled, whether it was read before or after the end", async () => {
+    for (const readEarly of [false, true]) {
+      await onVirtualLoop(async () => {
+        const child = createTask(async () => {
+          await sleep(10);
+        });
+        const parent = createTask(async () => {
+          await child;
+        });
+        const early = readEarly ? parent.signal : undefined;
+        await sleep(1);
+        child.cancel("child only");
+        expect(await rejection(parent)).toBeInstanceOf(CancelledError);
+        expect(parent.cancelling()).toBe(0);
+        const signal = early ?? parent.signal;
+        expect(signal.aborted, `read early: ${readEarly}`).toBe(true);
+        expect(signal.reason).toBeInstanceOf(CancelledError);
+      });
+    }
+  });
+});
+
 describe("cancelling a task that awaits a task which awaits a plain promise", () => {
   it("the outer await throws once the inner task is done, even if the inner one finishes with a value", async () => {
     await onVirtualLoop(async () => {
