@@ -571,6 +571,51 @@ describe("cancel while the task awaits a plain promise", () => {
   });
 });
 
+describe("a cancelled task awaiting a task that can only be marked, which then swallows the cancel", () => {
+  // aiots cannot tell a cancel the awaited task swallowed from one that never reached it
+  // (a function that finishes first keeps its value), so the awaiting task keeps the cancel
+  // for itself in both cases. asyncio, whose cancel always reaches the child, would give the
+  // awaiting task the child's value here. The child's value stays in its result().
+  for (const cancelFirst of [false, true]) {
+    it(`the awaiting task throws CancelledError and the child keeps its value (cancel ${cancelFirst ? "pending before the await" : "during the await"})`, async () => {
+      const steps: string[] = [];
+      await onVirtualLoop(async () => {
+        const plain = plainPromise<void>();
+        const gate = plainPromise<void>();
+        let inner!: Task<string>;
+        const outer = createTask(async () => {
+          inner = createTask(async () => {
+            await plain.promise;
+            try {
+              await sleep(0); // the mark lands here
+            } catch (e) {
+              steps.push(`inner caught ${(e as Error).name}`);
+            }
+            return "inner value";
+          });
+          if (cancelFirst) await gate.promise;
+          try {
+            steps.push(`outer got ${await inner}`);
+          } catch (e) {
+            steps.push(`outer threw ${(e as Error).name}: ${(e as Error).message}`);
+            throw e;
+          }
+          return "outer value";
+        });
+        await sleep(1);
+        expect(outer.cancel("stop")).toBe(true);
+        gate.resolve();
+        await sleep(1);
+        plain.resolve();
+        expect(await rejection(outer)).toBeInstanceOf(CancelledError);
+        expect(outer.cancelled()).toBe(true);
+        expect(inner.result()).toBe("inner value");
+      });
+      expect(steps).toEqual(["inner caught CancelledError", "outer threw CancelledError: stop"]);
+    });
+  }
+});
+
 describe("the signal of a task that ends cancelled with no cancel of its own", () => {
   it("aborts when the child it awaited was cancelled, whether it was read before or after the end", async () => {
     for (const readEarly of [false, true]) {
