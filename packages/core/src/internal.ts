@@ -42,4 +42,5 @@ export {
   checkTimeout,
   checkWaitOptions,
   classNameOf,
+  nameOf,
 } from "./validate.js";

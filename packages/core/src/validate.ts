@@ -99,7 +99,20 @@ function label(what: string, method: string | undefined): string {
 export function classNameOf(value: unknown): string | undefined {
   if (value === null || typeof value !== "object") return undefined;
   try {
-    const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+    return nameOf((Object.getPrototypeOf(value) as { constructor?: unknown } | null)?.constructor);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A function's (or class's) own `name`, for messages; `undefined` for anything else, an
+ * empty name, or a `name` that throws when read.
+ */
+export function nameOf(fn: unknown): string | undefined {
+  if (typeof fn !== "function") return undefined;
+  try {
+    const name = (fn as { name?: unknown }).name;
     return typeof name === "string" && name !== "" ? name : undefined;
   } catch {
     return undefined;

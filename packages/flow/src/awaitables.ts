@@ -140,7 +140,6 @@ class SettlingWrapper<T> extends Future<T> {
     if (!this.done() && promiseSettled(this._promise)) return false;
     return super.cancel(msg);
   }
-
 }
 
 /**

@@ -10,6 +10,9 @@ import { checkTaskOptions, finished, reasonMessage, runFunction } from "./task-s
 
 let taskCounter = 0;
 
+/** The first length of `_waitingMore` at which settled entries are swept out. */
+const SWEEP_AT = 8;
+
 /**
  * A function running concurrently on the loop (asyncio's `Task`). A Task is a Future of
  * the function's result.
@@ -71,7 +74,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   /** @internal More futures awaited at once (`Promise.all([f1, f2])` inside the task). */
   _waitingMore: Future<unknown>[] | undefined = undefined;
   /** @internal Length of `_waitingMore` at which settled entries are next swept out. */
-  _waitingSweepAt = 8;
+  _waitingSweepAt = SWEEP_AT;
   /**
    * @internal Futures earlier awaits left pending (the losers of a `Promise.race`): still
    * cancelled with the task, but no longer what its code awaits.
@@ -230,7 +233,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
         // `Promise.all` over n pending futures costs O(n), not O(n^2).
         if (more.length >= this._waitingSweepAt) {
           compactDone(more);
-          this._waitingSweepAt = Math.max(8, more.length * 2);
+          this._waitingSweepAt = Math.max(SWEEP_AT, more.length * 2);
         }
         more.push(future);
       }
@@ -251,7 +254,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     compactDone(kept);
     this._leftovers = kept.length > 0 ? kept : undefined;
     this._waitingOn = this._waitingMore = undefined;
-    this._waitingSweepAt = 8;
+    this._waitingSweepAt = SWEEP_AT;
   }
 
   /** @internal Forgets a pending "cancel at the next await", and whose it was. */

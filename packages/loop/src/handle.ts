@@ -1,5 +1,5 @@
 import type { ExceptionContext, Handle, TaskLike, TimerHandle } from "@aiots/core";
-import { classNameOf, isTaskStep } from "@aiots/core/internal";
+import { classNameOf, isTaskStep, nameOf } from "@aiots/core/internal";
 
 /**
  * Where each handle made in debug mode was scheduled (asyncio's `source_traceback`): an
@@ -47,26 +47,14 @@ function argText(arg: unknown): string {
   switch (typeof arg) {
     case "string":
       return JSON.stringify(arg.length > 20 ? `${arg.slice(0, 17)}...` : arg);
-    case "function": {
-      const name = safeName(arg);
-      return name === undefined ? "<function>" : name;
-    }
+    case "function":
+      return nameOf(arg) ?? "<function>";
     case "object":
       return arg === null ? "null" : (classNameOf(arg) ?? "<object>");
     case "bigint":
       return `${arg}n`;
     default:
       return String(arg);
-  }
-}
-
-/** A function's own `name`, if reading it works and gives a non-empty string. */
-function safeName(fn: object): string | undefined {
-  try {
-    const name = (fn as { name?: unknown }).name;
-    return typeof name === "string" && name !== "" ? name : undefined;
-  } catch {
-    return undefined;
   }
 }
 
@@ -196,8 +184,7 @@ export class CallbackHandle implements Handle {
 
   /** @internal The name shown in reports, with the task's name for a task's step. */
   _describe(): string {
-    const cb = this._callback;
-    const name = (cb === undefined ? undefined : safeName(cb)) ?? "<anonymous>";
+    const name = nameOf(this._callback) ?? "<anonymous>";
     const task = this._task();
     return task === undefined ? name : `${name}(${task.getName()})`;
   }

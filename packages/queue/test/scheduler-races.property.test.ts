@@ -511,13 +511,7 @@ class World {
       if (op === "putNowait") {
         q.putNowait(item);
       } else if (op === "putTask") {
-        const child = createTask(() => q.put(item), { eagerStart: a.spec.steps[a.step]?.eager === true });
-        c.child = child;
-        this.children.add(child);
-        await settled(child);
-        this.children.delete(child);
-        if (child.cancelled()) throw getCancelled(child);
-        if (child.exception() !== null) throw child.exception();
+        await this.inChild(a, c, () => q.put(item));
       } else {
         if (op === "putSignal") c.controller = new AbortController();
         const p = q.put(item, c.controller === undefined ? undefined : { signal: c.controller.signal });
@@ -532,6 +526,21 @@ class World {
     a.current = undefined;
     this.checkOutcome(a, c, out, afterShutdown, this.lastImmediateAt >= 0);
     return c.child !== undefined && out.kind === "cancelled" ? { kind: "childCancelled" } : out;
+  }
+
+  /**
+   * Runs `op` as the function of a child task (eager if the step says so), recorded in `c`
+   * while it runs; its result, or its error (its `CancelledError` if it ended cancelled).
+   */
+  async inChild<T>(a: Actor, c: Current, op: () => Promise<T>): Promise<T> {
+    const child = createTask(op, { eagerStart: a.spec.steps[a.step]?.eager === true });
+    c.child = child;
+    this.children.add(child);
+    await settled(child);
+    this.children.delete(child);
+    if (child.cancelled()) throw getCancelled(child);
+    if (child.exception() !== null) throw child.exception();
+    return child.result();
   }
 
   /** Runs one get step; records the item it got. */
@@ -550,14 +559,7 @@ class World {
       } else if (op === "getTask") {
         // Its function returns the get itself: the task's result is the item, or the item is back.
         a.late = true;
-        const child = createTask(() => q.get(), { eagerStart: a.spec.steps[a.step]?.eager === true });
-        c.child = child;
-        this.children.add(child);
-        await settled(child);
-        this.children.delete(child);
-        if (child.cancelled()) throw getCancelled(child);
-        if (child.exception() !== null) throw child.exception();
-        item = child.result();
+        item = await this.inChild(a, c, () => q.get());
       } else if (op === "iterate") {
         a.late = true;
         const next = await iterator.next();
