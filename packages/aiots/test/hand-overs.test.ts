@@ -398,3 +398,163 @@ describe("one blocked wait shared by several awaiters, one of them cancelled aft
     });
   });
 });
+
+describe("a hand-over made by a task's code reaches the woken task once that code waits (asyncio runs the woken step after the waker's)", () => {
+  /** A task that takes `lock` once it is free, recording whether its code after the acquire ran. */
+  function waiterOn(lock: Lock, log: string[], name: string): Task<void> {
+    return createTask(async () => {
+      await lock.acquire();
+      log.push(`${name} in`);
+      lock.release();
+    });
+  }
+
+  /** Ways for a task holding `lock` to let it go and go on through microtask hops before it waits. */
+  const hops: [string, (lock: Lock) => Promise<void>][] = [
+    ["the release made inside an async function it awaits", async (lock) => {
+      await lock.acquire();
+      await sleep(0); // the waiters queue up
+      const letGo = async () => {
+        lock.release();
+      };
+      await letGo();
+    }],
+    ["the release made by the exit of an `await using` block", async (lock) => {
+      {
+        await using _ = await lock.guard();
+        await sleep(0); // the waiters queue up
+      }
+    }],
+    ["a few awaits of settled promises after the release", async (lock) => {
+      await lock.acquire();
+      await sleep(0); // the waiters queue up
+      lock.release();
+      await null;
+      await Promise.resolve();
+      await lock.locked();
+    }],
+  ];
+
+  for (const [how, letGo] of hops) {
+    it(`${how}: a cancel of the woken waiter before the releasing task waits makes its acquire throw, and the lock passes on`, async () => {
+      await vrun(async () => {
+        const log: string[] = [];
+        const lock = new Lock();
+        let first!: Task<void>;
+        const releaser = createTask(async () => {
+          await letGo(lock);
+          first.cancel();
+          log.push("releaser goes on");
+        });
+        first = waiterOn(lock, log, "first");
+        const second = waiterOn(lock, log, "second");
+        await Promise.allSettled([releaser, first, second]);
+        expect(first.cancelled()).toBe(true);
+        expect(log).toEqual(["releaser goes on", "second in"]);
+        expect(lock.locked()).toBe(false);
+      });
+    });
+  }
+
+  it("the woken task resumes once the waker waits on a pending aiots future, before that wait ends", async () => {
+    await vrun(async () => {
+      const log: string[] = [];
+      const lock = new Lock();
+      await lock.acquire();
+      const woken = waiterOn(lock, log, "woken");
+      await sleep(0);
+      const waker = createTask(async () => {
+        const let_go = async () => {
+          lock.release();
+        };
+        await let_go();
+        log.push("waker before its wait");
+        await sleep(10);
+        log.push("waker after its wait");
+      });
+      await waker;
+      await woken;
+      expect(log).toEqual(["waker before its wait", "woken in", "waker after its wait"]);
+    });
+  });
+
+  it("the woken task resumes once the waker's function returns, if it never waits", async () => {
+    await vrun(async () => {
+      const log: string[] = [];
+      const q = new Queue<number>();
+      const getter = createTask(async () => {
+        const item = await q.get();
+        log.push(`got ${item}`);
+      });
+      await sleep(0);
+      const putter = createTask(async () => {
+        q.putNowait(1);
+        await null;
+        log.push("putter ends");
+      });
+      await Promise.all([putter, getter]);
+      expect(log).toEqual(["putter ends", "got 1"]);
+    });
+  });
+
+  it("a waker that waits on a plain promise lets the woken task go on once the microtasks have run dry, before the loop goes on", async () => {
+    await vrun(async () => {
+      const log: string[] = [];
+      const lock = new Lock();
+      await lock.acquire();
+      const woken = waiterOn(lock, log, "woken");
+      let resolvePlain!: () => void;
+      const plain = new Promise<void>((resolve) => {
+        resolvePlain = resolve;
+      });
+      const waker = createTask(async () => {
+        await sleep(0);
+        lock.release();
+        await plain;
+        log.push("waker resumed");
+      });
+      getRunningLoop().callLater(1, () => {
+        log.push("timer");
+        resolvePlain();
+      });
+      await Promise.all([waker, woken]);
+      expect(log).toEqual(["woken in", "timer", "waker resumed"]);
+    });
+  });
+
+  it("wake-ups held by two tasks are delivered in the order they were made, whichever waker waits first", async () => {
+    await vrun(async () => {
+      const log: string[] = [];
+      const sem = new Semaphore(2);
+      await sem.acquire();
+      await sem.acquire();
+      const a = createTask(async () => {
+        await sem.acquire();
+        log.push("a in");
+      });
+      const b = createTask(async () => {
+        await sem.acquire();
+        log.push("b in");
+      });
+      await sleep(0);
+      let slow!: Task<void>;
+      // The first releaser goes on through a few hops; the second waits at once.
+      slow = createTask(async () => {
+        sem.release(); // hands a permit to a
+        await null;
+        await null;
+        await null;
+        log.push("slow waits");
+        await sleep(0);
+      });
+      const fast = createTask(async () => {
+        sem.release(); // hands a permit to b
+        log.push("fast waits");
+        await sleep(0);
+      });
+      await Promise.all([slow, fast, a, b]);
+      expect(log.indexOf("a in")).toBeLessThan(log.indexOf("b in"));
+      expect(log.indexOf("a in")).toBeGreaterThan(log.indexOf("fast waits"));
+    });
+  });
+});

@@ -2,6 +2,7 @@ import { CancelledError, InvalidStateError } from "@aiots/core";
 import type { EventLoop, FutureLike } from "@aiots/core";
 import { checkFunction, checkLoop, loopForCurrentCode, markDelivery, markResumption, runningLoopOrUndefined, runsInline } from "@aiots/core/internal";
 import { debugTracker } from "./debug.js";
+import { BEHIND, HELD, holdWake, queueHeld } from "./held.js";
 import { awaitTrackerHere, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
 import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf, resumptions, shareHandOver } from "./reaction.js";
 import { AT_ONCE, FROM_READY_QUEUE, atBatchEnd, callSoonOne, resumesLater, wakesAnother } from "./schedule.js";
@@ -260,12 +261,12 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       if (refusal !== undefined) return Promise.reject(refusal).then(onFulfilled, onRejected);
     }
     const reaction = new Reaction<T, R1 | R2>(this, task ?? undefined, onFulfilled, onRejected);
-    if (this._state !== PENDING) {
-      // `_awaitStarted` cancelled it (a cancel was pending on the task): deliver that now.
-      enqueueReaction(reaction);
-      return reaction as unknown as Promise<R1 | R2>;
-    }
-    addReaction(this, reaction);
+    // `_awaitStarted` may have cancelled it (a cancel was pending on the task): deliver that now.
+    if (this._state !== PENDING) enqueueReaction(reaction);
+    else addReaction(this, reaction);
+    // The task's code waits now: the task it woke goes on, from the batch (`then` may be
+    // called from inside a primitive's own code, which delivering must not run into).
+    if (task !== null && task._heldAt >= 0) queueHeld(task._heldAt);
     return reaction as unknown as Promise<R1 | R2>;
   }
 
@@ -289,6 +290,21 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       else atBatchEnd(loop!, deliverAfterBatch, this as Future<unknown>);
       return;
     }
+    if (this._reactions === this && this._onDropped !== undefined && !runsInline(this)) {
+      // A hand-over (a lock, a permit, an item) to a task that awaits it alone: a task whose
+      // code makes it holds the wake-up until it waits (see held.ts).
+      const held = holdWake(this, this._nativeWaiter);
+      if (held === HELD) {
+        this._reactions = undefined;
+        return;
+      }
+      if (held === BEHIND && loop !== undefined && !loop.isClosed()) {
+        callSoonOne(loop, queueReactionsOf, this as Future<unknown>);
+        return;
+      }
+    }
+    // Wake-ups still held were made first: they go first.
+    queueHeld();
     this._queueReactionsNow();
   }
 

@@ -1,4 +1,5 @@
 import { taskStorage } from "@aiots/core/internal";
+import { deliverHeld } from "./held.js";
 import { PENDING, RESOLVED, addReaction, captured, runDelivered, outcomeFailed, outcomeOf } from "./reaction.js";
 import type { AwaitTracker, Fireable, ReactionSource } from "./reaction.js";
 
@@ -97,6 +98,9 @@ function hookAwait(future: NativeFuture): boolean {
   if (future._nativeWaiter !== undefined) return false;
   future._nativeWaiter = task;
   addReaction(future, future);
+  // The task's code waits now: the task it woke goes on (once this await is set up, as
+  // delivering may settle this very future).
+  if (task !== null && task._heldAt >= 0) deliverHeld(task);
   return true;
 }
 

@@ -6,7 +6,8 @@
 import { describe, expect, it } from "vitest";
 import { BrokenBarrierError, CancelledError } from "@aiots/core";
 import type { Task } from "@aiots/future";
-import { Future, createTask } from "@aiots/future";
+import { Future, createTask, sleep } from "@aiots/future";
+import { gather, waitFor } from "@aiots/flow";
 import { Barrier, Condition, Event, Lock, Semaphore } from "@aiots/sync";
 import { outcome, settle, ticks, virtual } from "./helpers.js";
 
@@ -221,6 +222,35 @@ describe("Condition, step by step (test_locks.ConditionTests)", () => {
 });
 
 describe("Semaphore, step by step (test_locks.SemaphoreTests)", () => {
+  for (const kind of ["Semaphore", "Lock"] as const) {
+    it(`${kind}: a holder that releases and then at once cancels the waiter it woke: that waiter's guarded body never runs, its await throws CancelledError, and the permit is free again (test_acquire_no_hang)`, async () => {
+      await virtual(async () => {
+        const gate = kind === "Semaphore" ? new Semaphore(1) : new Lock();
+        let bodyRan = false;
+        let t2!: Task<void>;
+        const t1 = createTask(async () => {
+          {
+            await using _ = await gate.guard();
+            await sleep(0);
+          }
+          // The release above woke t2's waiter; t2 has not resumed yet.
+          t2.cancel();
+        });
+        t2 = createTask(async () => {
+          await using _ = await gate.guard();
+          bodyRan = true;
+        });
+        const [r1, r2] = await gather([t1, t2], { returnExceptions: true });
+        expect(r1).toBeUndefined();
+        expect(r2).toBeInstanceOf(CancelledError);
+        expect(bodyRan).toBe(false);
+        expect(gate.locked()).toBe(false);
+        await waitFor(gate.acquire(), 1000);
+        gate.release();
+      });
+    });
+  }
+
   it("documented difference: awaiting a Semaphore itself gives it back (JavaScript awaits any non-thenable) and takes no permit (test_semaphore)", async () => {
     // asyncio raises TypeError at `await sem`; what both check is that nothing was taken.
     await virtual(async () => {
