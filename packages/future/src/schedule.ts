@@ -13,6 +13,8 @@ interface LoopInternals {
   _inBatch?(): boolean;
   /** Calls `deliver(arg)` once the batch being run has run. */
   _atBatchEnd?(deliver: (arg: never) => void, arg: unknown): void;
+  /** The task whose first step the batch stopped for, while it waits to go on. */
+  _pausedFor?: unknown;
 }
 
 /** `loop.callSoon(cb, arg)`, through the loop's array-free path when it has one. */
@@ -42,16 +44,28 @@ export const AFTER_BATCH = 2;
  * (asyncio runs each woken task as a step of its own, one after the other); in a microtask
  * once the loop's current batch has run, when callbacks of that batch are left (asyncio runs
  * them first); else in a microtask now. A wake-up that stands for the task's own step (see
- * `stepInPlace`), and any of a closed loop (which runs nothing more), resume at once.
+ * `stepInPlace`), one of the task whose first step the batch stopped for (see
+ * `goesOnWithStep`), and any of a closed loop (which runs nothing more), resume at once.
  */
 export function resumesLater(loop: EventLoop | undefined, settling: { _wakes(): AwaitTracker | null | undefined }): number {
   if (loop === undefined || stepInPlace.on) return AT_ONCE;
   const internals = loop as LoopInternals;
   let how: number;
-  if (firstSteps.depth > 0 || wakesAnother(settling) || internals._hasReady?.() === true) how = FROM_READY_QUEUE;
+  if (firstSteps.depth > 0 || wakesAnother(settling)) how = FROM_READY_QUEUE;
+  else if (internals._hasReady?.() === true) how = goesOnWithStep(internals, settling) ? AT_ONCE : FROM_READY_QUEUE;
   else if (internals._inBatch?.() === true) how = AFTER_BATCH;
   else return AT_ONCE;
   return loop.isClosed() ? AT_ONCE : how;
+}
+
+/**
+ * Whether `settling` wakes the task whose first step the loop's batch stopped for: that task
+ * goes on in microtasks as part of its step (asyncio's step would not have stopped: it awaited
+ * an eager task finishing, say), so it resumes at once, ahead of the rest of the batch.
+ */
+function goesOnWithStep(internals: LoopInternals, settling: { _wakes(): AwaitTracker | null | undefined }): boolean {
+  const task = internals._pausedFor;
+  return task !== undefined && settling._wakes() === task;
 }
 
 /** Whether the batch holds the wake-up of another task than the one `settling` wakes. */

@@ -329,3 +329,39 @@ describe("eager step: outcomes and cancellation (asyncio Task.__step_run_and_han
     });
   });
 });
+
+describe("awaiting an eager task that finished its function in the eager step", () => {
+  // CPython 3.13 (`asyncio.Task(child(), loop=loop, eager_start=True)` in t0's first step,
+  // then `await et`, then `t1.cancel()`): the eager task is done already, so the await does
+  // not suspend and t1, not started yet, is cancelled. In aiots the task is done one
+  // microtask later (documented), but the awaiting task goes on before the loop's next
+  // callback, so the same things happen around it.
+  for (const [shape, child] of [
+    ["with no await", async (log: string[]) => {
+      log.push("child done");
+    }],
+    ["after awaits of settled promises", async (log: string[]) => {
+      await null;
+      await Promise.resolve();
+      log.push("child done");
+    }],
+  ] as const) {
+    it(`${shape}: the awaiting task goes on before a task scheduled after it starts, so its cancel of that task still finds it unstarted`, async () => {
+      await onVirtualLoop(async () => {
+        const log: string[] = [];
+        let t1!: Task<void>;
+        const t0 = createTask(async () => {
+          const et = createTask(() => child(log), eager);
+          await et;
+          log.push(`t0: other cancel -> ${t1.cancel()}`);
+        });
+        t1 = createTask(async () => {
+          log.push("other ran");
+        });
+        await Promise.allSettled([t0, t1]);
+        expect(log).toEqual(["child done", "t0: other cancel -> true"]);
+        expect(t1.cancelled()).toBe(true);
+      });
+    });
+  }
+});

@@ -45,6 +45,12 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   /** @internal The batch that stopped early, whose callbacks from `_pausedAt` on run next. */
   _paused: CallbackHandle[] | undefined = undefined;
   /** @internal */ _pausedAt = 0;
+  /**
+   * @internal The task whose first step the batch stopped for (see `pausesAfter`), until the
+   * batch goes on: its code goes on in microtasks as part of that step, so a wake-up of it
+   * (the child it awaits finishing) resumes it at once rather than behind the batch.
+   */
+  _pausedFor: unknown = undefined;
   /** @internal The batch being run, and the index of its next callback. */
   _batch: CallbackHandle[] | undefined = undefined;
   /** @internal */ _batchAt = 0;
@@ -336,7 +342,10 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
         batch = this._ready;
         this._ready = this._spare;
         i = 0;
-      } else this._paused = undefined;
+      } else {
+        this._paused = undefined;
+        this._pausedFor = undefined;
+      }
       this._batch = batch;
       while (i < batch.length) {
         // A callback closed the loop: the rest of the batch is dropped like every other
@@ -353,6 +362,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
           // anything scheduled since.
           this._paused = batch;
           this._pausedAt = i;
+          this._pausedFor = handle._task();
           paused = true;
           break;
         }
