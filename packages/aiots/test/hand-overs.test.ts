@@ -4,7 +4,7 @@
  * it goes back to the primitive, as it does for a plain late-cancelled `await`.
  */
 import { describe, expect, it } from "vitest";
-import { CancelledError, Lock, Queue, Semaphore, VirtualTimeLoop, asCompleted, createTask, getRunningLoop, run, sleep, wait, waitFor } from "aiots";
+import { CancelledError, Event, Lock, Queue, Semaphore, VirtualTimeLoop, asCompleted, createTask, getRunningLoop, run, sleep, wait, waitFor } from "aiots";
 import type { Task } from "aiots";
 
 const vrun = <T>(fn: () => Promise<T>): Promise<T> => run(fn, { loop: new VirtualTimeLoop() });
@@ -555,6 +555,41 @@ describe("a hand-over made by a task's code reaches the woken task once that cod
       await Promise.all([slow, fast, a, b]);
       expect(log.indexOf("a in")).toBeLessThan(log.indexOf("b in"));
       expect(log.indexOf("a in")).toBeGreaterThan(log.indexOf("fast waits"));
+    });
+  });
+});
+
+describe("a waitFor deadline due with another task's timer", () => {
+  it("the work's finally takes the lock before the task whose timer fires after the deadline, as asyncio (the other way round, the work could never get it back)", async () => {
+    // CPython 3.13: inner got lock, t0 caught TimeoutError, t1 got lock.
+    await vrun(async () => {
+      const log: string[] = [];
+      const lock = new Lock();
+      const ev = new Event();
+      const t0 = createTask(async () => {
+        try {
+          await waitFor(async () => {
+            try {
+              await ev.wait();
+            } finally {
+              await lock.acquire();
+              log.push("inner got lock");
+              lock.release();
+            }
+          }, 3);
+        } catch (error) {
+          log.push(error instanceof Error ? `t0 caught ${error.name}` : "t0 caught something else");
+        }
+      });
+      const t1 = createTask(async () => {
+        await sleep(3);
+        await lock.acquire();
+        log.push("t1 got lock");
+        await sleep(1);
+        lock.release();
+      });
+      await Promise.all([t0, t1]);
+      expect(log).toEqual(["inner got lock", "t0 caught TimeoutError", "t1 got lock"]);
     });
   });
 });

@@ -13,7 +13,9 @@ import { cancelAndWait, collect, thrownBy, toFutures } from "./awaitables.js";
  * lost: if `aw` swallowed the cancellation and returned a value, that value is returned, and
  * if it failed while being cancelled, that error is thrown (asyncio 3.12+). A function's
  * deadline is set before it starts (asyncio enters the timeout first), so its own timer due
- * at the same moment fires after the deadline; a Future or promise already running that
+ * at the same moment fires after the deadline, and the deadline cancels it in its own
+ * callback, so its cleanup goes before tasks woken by timers due at that moment and set
+ * after it; a Future or promise already running that
  * settles at the same moment as the deadline gives its value (asyncio raises `TimeoutError`
  * there and drops it).
  *
@@ -108,20 +110,24 @@ async function waitForFuture<T>(
   const caller = currentTask();
   const cancelsBefore = caller?.cancelling() ?? 0;
   let stoppedBy: "deadline" | "signal" | undefined;
+  const cancelNow = (why: "deadline" | "signal") => {
+    // Once the caller's own cancel has gone to `fut`, its cleanup is not cut short by a second one.
+    if (fut.done() || stoppedBy !== undefined || (caller?.cancelling() ?? 0) > cancelsBefore) return;
+    stoppedBy = why;
+    fut.cancel();
+  };
   const stop = (why: "deadline" | "signal") => {
     // One microtask later: a plain promise that was already settled (an uncontended acquire)
     // has settled `fut` by then, and done at the same moment as the deadline still counts as
-    // done in time. Once the caller's own cancel has gone to `fut`, its cleanup is not cut
-    // short by a second one.
-    void SETTLED.then(() => {
-      if (fut.done() || stoppedBy !== undefined || (caller?.cancelling() ?? 0) > cancelsBefore) return;
-      stoppedBy = why;
-      fut.cancel();
-    });
+    // done in time.
+    void SETTLED.then(() => cancelNow(why));
   };
   let handle: Handle | undefined;
   if (deadline !== undefined) {
-    deadline.stop = stop;
+    // A function's task is cancelled right in the deadline's callback, as asyncio's timeout
+    // cancels the caller there: its wake-up comes before those of timers due at the same
+    // moment that fire after it.
+    deadline.stop = cancelNow;
     handle = deadline.handle;
   } else if (timeout !== null && timeout !== Infinity) handle = loop.callLater(timeout, stop, "deadline");
   const unlink = signal === undefined ? undefined : whenAborted(signal, () => stop("signal"));

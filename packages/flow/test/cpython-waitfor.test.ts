@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { CancelledError, TimeoutError } from "@aiots/core";
-import { createTask, currentTask, sleep } from "@aiots/future";
+import { Future, createTask, currentTask, sleep } from "@aiots/future";
 import { shield, wait, waitFor } from "@aiots/flow";
 import { runV, now } from "./helpers.js";
 
@@ -113,6 +113,35 @@ describe("waitFor: the deadline (test_waitfor.py)", () => {
       expect(seenByWork).toBeInstanceOf(CancelledError);
       expect(seenByWork).not.toBeInstanceOf(TimeoutError);
       expect(now()).toBe(10);
+    });
+  });
+});
+
+describe("waitFor: a deadline due with another task's timer", () => {
+  it("the work's cleanup and the caller's TimeoutError come before a task whose timer is due at the same moment, set after the deadline (as asyncio)", async () => {
+    // CPython 3.13, the same program: ['inner finally', 't0 TimeoutError', 't1 woke'].
+    await runV(async () => {
+      const log: string[] = [];
+      const t0 = createTask(async () => {
+        try {
+          await waitFor(async () => {
+            try {
+              await new Future<void>();
+            } finally {
+              log.push("inner finally");
+            }
+          }, 3);
+        } catch (error) {
+          if (error instanceof TimeoutError) log.push("t0 TimeoutError");
+        }
+      });
+      const t1 = createTask(async () => {
+        await sleep(3);
+        log.push("t1 woke");
+      });
+      await Promise.all([t0, t1]);
+      expect(log).toEqual(["inner finally", "t0 TimeoutError", "t1 woke"]);
+      expect(now()).toBe(3);
     });
   });
 });
