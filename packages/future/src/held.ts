@@ -1,11 +1,12 @@
-import { awaitTrackerHere } from "./native.js";
+import { taskStorage } from "@aiots/core/internal";
 import { enqueueReaction } from "./reaction.js";
 import type { AwaitTracker, Fireable } from "./reaction.js";
 
 /*
- * Wake-ups held by the task that made them. A task that wakes another (a release, a put, a
- * `set`) goes on running until it really waits, and asyncio runs the woken task's step only
- * after that: the waker's step, up to its next real wait, comes first. A task's code here
+ * Wake-ups held by the task that made them. A task that hands something to another (a
+ * release, a put, a get that frees a slot) goes on running until it really waits, and
+ * asyncio runs the woken task's step only after that: the waker's step, up to its next real
+ * wait, comes first. A task's code here
  * goes on through microtask hops that asyncio's step runs through in one go (the return of
  * an async function, the exit of an `await using` block, the await of something done
  * already), so the wake-up a task's code makes is held, and delivered when that code next
@@ -49,8 +50,10 @@ let delivering = false;
  */
 export function holdWake(future: Fireable, waiter: AwaitTracker | null | undefined): number {
   if (waiter === null || waiter === undefined) return NOT_HELD;
-  const waker = delivering ? null : awaitTrackerHere();
-  if (waker === null || waker === waiter) {
+  // (The store read directly: a task's own wake-up, the common case, skips the done() check.)
+  const store = delivering ? undefined : (taskStorage.getStore() as AwaitTracker | undefined);
+  const waker = store === undefined || store === waiter || store.done() ? null : store;
+  if (waker === null) {
     if (head === size) return NOT_HELD;
     // Made after the held ones: it goes after them, with nobody to wait for.
     append(future, undefined);
@@ -136,5 +139,10 @@ function deliverThrough(last: number): void {
   } finally {
     delivering = was;
     if (head >= size) head = size = 0;
+    else if (!drainScheduled) {
+      // (Only if a delivery threw: what is left goes once the microtasks have run dry.)
+      drainScheduled = true;
+      process.nextTick(deliverAll);
+    }
   }
 }
