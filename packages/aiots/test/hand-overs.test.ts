@@ -559,6 +559,143 @@ describe("a hand-over made by a task's code reaches the woken task once that cod
   });
 });
 
+describe("a held hand-over and the other tasks woken meanwhile", () => {
+  it("a hand-over then an Event set: the taker's step runs through before the Event's waiter goes on, as asyncio runs one woken step after the other", async () => {
+    await vrun(async () => {
+      const log: string[] = [];
+      const q = new Queue<number>();
+      const ev = new Event();
+      const x = createTask(async () => {
+        const v = await q.get();
+        log.push(`x got ${v}`);
+        await null;
+        log.push("x done");
+      });
+      const y = createTask(async () => {
+        await ev.wait();
+        log.push("y");
+      });
+      await sleep(0);
+      const w = createTask(async () => {
+        await sleep(0);
+        q.putNowait(1);
+        ev.set();
+        await sleep(0);
+      });
+      await Promise.all([x, y, w]);
+      expect(log).toEqual(["x got 1", "x done", "y"]);
+    });
+  });
+
+  it("hand-overs by two tasks whose code interleaves: each taker goes on in a step of its own", async () => {
+    await vrun(async () => {
+      const log: string[] = [];
+      const qa = new Queue<number>();
+      const qb = new Queue<number>();
+      const x = createTask(async () => {
+        await qa.get();
+        log.push("x1");
+        await null;
+        log.push("x2");
+      });
+      const y = createTask(async () => {
+        await qb.get();
+        log.push("y1");
+        await null;
+        log.push("y2");
+      });
+      await sleep(0);
+      const w1 = createTask(async () => {
+        await sleep(0);
+        qa.putNowait(1);
+        await null;
+        await null;
+        await sleep(0);
+      });
+      const w2 = createTask(async () => {
+        await sleep(0);
+        qb.putNowait(1);
+        await sleep(0);
+      });
+      await Promise.all([x, y, w1, w2]);
+      expect(log).toEqual(["x1", "x2", "y1", "y2"]);
+    });
+  });
+
+  it("another waker's wait does not deliver the hand-over this one holds: its cancel right after still makes the woken acquire throw", async () => {
+    await vrun(async () => {
+      const l1 = new Lock();
+      const l2 = new Lock();
+      await l1.acquire();
+      await l2.acquire();
+      const log: string[] = [];
+      const x = createTask(async () => {
+        try {
+          await l1.acquire();
+          log.push("x acquired");
+        } catch (error) {
+          log.push("x acquire threw");
+          throw error;
+        }
+        l1.release();
+      });
+      const y = createTask(async () => {
+        await l2.acquire();
+        l2.release();
+      });
+      await sleep(0);
+      let go!: () => void;
+      const started = new Promise<void>((resolve) => {
+        go = resolve;
+      });
+      const a = createTask(async () => {
+        await started;
+        l1.release();
+        await null;
+        await null;
+        x.cancel();
+        await sleep(0);
+      });
+      const b = createTask(async () => {
+        await started;
+        l2.release();
+        await sleep(0);
+      });
+      go();
+      await Promise.allSettled([x, y, a, b]);
+      expect(log).toEqual(["x acquire threw"]);
+      expect(l1.locked()).toBe(false);
+      expect(l2.locked()).toBe(false);
+    });
+  });
+
+  it("a waker that polls with microtask hops for the woken task's effect sees it after a few hops: a held hand-over does not wait forever", async () => {
+    await vrun(async () => {
+      const lock = new Lock();
+      await lock.acquire();
+      let ran = false;
+      const woken = createTask(async () => {
+        await lock.acquire();
+        ran = true;
+        lock.release();
+      });
+      await sleep(0);
+      const waker = createTask(async () => {
+        await sleep(0);
+        lock.release();
+        let hops = 0;
+        while (!ran && hops < 1000) {
+          await null;
+          hops++;
+        }
+        return hops;
+      });
+      expect(await waker).toBeLessThan(100);
+      await woken;
+    });
+  });
+});
+
 describe("a waitFor deadline due with another task's timer", () => {
   it("the work's finally takes the lock before the task whose timer fires after the deadline, as asyncio (the other way round, the work could never get it back)", async () => {
     // CPython 3.13: inner got lock, t0 caught TimeoutError, t1 got lock.

@@ -146,7 +146,12 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     // Done callbacks observe a hand-over too: a dropping awaiter then never gives it back.
     if (this._callbacks !== undefined && this._onDropped !== undefined) shareHandOver(this, Infinity);
     if (this._reactions !== undefined) this._queueReactions();
-    else if (this._onDelivered !== undefined) this._deliveredLater();
+    else {
+      // A hand-over nobody awaits yet (a `return q.get()` being adopted): whoever takes it
+      // goes after a wake-up held now, made first.
+      if (this._onDropped !== undefined) queueHeld();
+      if (this._onDelivered !== undefined) this._deliveredLater();
+    }
     if (this._callbacks !== undefined) this._scheduleCallbacks();
   }
 
@@ -266,7 +271,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     else addReaction(this, reaction);
     // The task's code waits now: the task it woke goes on, from the batch (`then` may be
     // called from inside a primitive's own code, which delivering must not run into).
-    if (task !== null && task._heldAt >= 0) queueHeld(task._heldAt);
+    if (task !== null && task._heldAt >= 0) queueHeld();
     return reaction as unknown as Promise<R1 | R2>;
   }
 
@@ -290,7 +295,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       else atBatchEnd(loop!, deliverAfterBatch, this as Future<unknown>);
       return;
     }
-    if (this._reactions === this && this._onDropped !== undefined && !runsInline(this)) {
+    if (this._reactions === this && this._onDropped !== undefined && this._state === RESOLVED && !runsInline(this)) {
       // A hand-over (a lock, a permit, an item) to a task that awaits it alone: a task whose
       // code makes it holds the wake-up until it waits (see held.ts).
       const held = holdWake(this, this._nativeWaiter);

@@ -21,7 +21,7 @@ export interface AwaitTracker {
    * `CancelledError` already, it is the one returned (asyncio keeps it).
    */
   _takeLateCancel(source: object, failure: unknown): CancelledError | undefined;
-  /** Where the wake-up the task's code made and holds is in line (see held.ts), else -1. */
+  /** The number of the wake-up the task's code made and holds (see held.ts), else -1. */
   _heldAt: number;
 }
 
@@ -319,7 +319,7 @@ let hasCallbacks = false;
  * The task whose wake-up the batch holds, if any (asyncio runs each woken task as a step of
  * its own: the wake-up of another task goes through the loop instead, see `resumesLater`).
  */
-export const resumptions: { task: AwaitTracker | undefined } = { task: undefined };
+export const resumptions: { task: AwaitTracker | undefined; held: AwaitTracker | undefined } = { task: undefined, held: undefined };
 /** A settled promise: a reaction on it is one plain microtask. */
 export const TURN = Promise.resolve();
 

@@ -98,7 +98,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   _context: AsyncResource | undefined;
   /** @internal The promise the function returned, until the task is done (see `cancel`). */
   _running: Promise<unknown> | undefined = undefined;
-  /** @internal Where the wake-up this task's code made and holds until it waits is in line (see held.ts), else -1. */
+  /** @internal The number of the wake-up this task's code made and holds until it waits (see held.ts), else -1. */
   _heldAt = -1;
 
   /** @internal Use `createTask` or `loop.createTask`. */
