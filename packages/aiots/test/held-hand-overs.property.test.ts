@@ -387,10 +387,16 @@ async function gateProgram(gate: Gate, programs: GateRound[][]): Promise<World> 
         if (prim instanceof Semaphore) w.check(inside + prim._value <= gate.permits, `(2) ${inside} holders and ${prim._value} free permits of ${gate.permits} once ${op} got in`);
         else w.check(prim.locked(), `(2) ${op} holds the lock but it is not locked`);
       };
-      const hold = async () => {
-        w.waits(i);
-        await sleep(rd.hold);
-        w.ran(i);
+      /** Inside: counted in, holds for `rd.hold` virtual ms, counted out. */
+      const critical = async () => {
+        enter();
+        try {
+          w.waits(i);
+          await sleep(rd.hold);
+          w.ran(i);
+        } finally {
+          inside--;
+        }
       };
       w.lastWoken[i] = undefined;
       if (rd.release === "guard") {
@@ -398,24 +404,17 @@ async function gateProgram(gate: Gate, programs: GateRound[][]): Promise<World> 
         w.ran(i);
         {
           await using _ = guard;
-          enter();
-          try {
-            await hold();
-            w.ran(i);
-          } finally {
-            inside--;
-          }
+          await critical();
+          w.ran(i);
         }
         w.ran(i);
       } else {
         await w.track(i, op, prim.acquire());
         w.ran(i);
-        enter();
         try {
-          await hold();
+          await critical();
           w.ran(i);
         } finally {
-          inside--;
           if (rd.release === "direct") prim.release();
           else {
             const letGo = async () => {
