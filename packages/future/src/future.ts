@@ -2,7 +2,7 @@ import { CancelledError, InvalidStateError } from "@aiots/core";
 import type { EventLoop, FutureLike } from "@aiots/core";
 import { checkFunction, checkLoop, loopForCurrentCode, markDelivery, markResumption, runningLoopOrUndefined, runsInline } from "@aiots/core/internal";
 import { debugTracker } from "./debug.js";
-import { BEHIND, HELD, holdWake, queueHeld } from "./held.js";
+import { holdWake, holderRunsNow, holding, queueHeld } from "./held.js";
 import { awaitTrackerHere, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
 import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf, resumptions, shareHandOver } from "./reaction.js";
 import { AT_ONCE, FROM_READY_QUEUE, atBatchEnd, callSoonOne, resumesLater, wakesAnother } from "./schedule.js";
@@ -147,8 +147,8 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     if (this._callbacks !== undefined && this._onDropped !== undefined) shareHandOver(this, Infinity);
     if (this._reactions !== undefined) this._queueReactions();
     else {
-      // A hand-over nobody awaits yet (a `return q.get()` being adopted): whoever takes it
-      // goes after a wake-up held now, made first.
+      // A hand-over nobody awaits yet (a wait awaited later): whoever takes it goes after a
+      // wake-up held now, made first.
       if (this._onDropped !== undefined) queueHeld();
       if (this._onDelivered !== undefined) this._deliveredLater();
     }
@@ -295,21 +295,23 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       else atBatchEnd(loop!, deliverAfterBatch, this as Future<unknown>);
       return;
     }
-    if (this._reactions === this && this._onDropped !== undefined && this._state === RESOLVED && !runsInline(this)) {
-      // A hand-over (a lock, a permit, an item) to a task that awaits it alone: a task whose
-      // code makes it holds the wake-up until it waits (see held.ts).
-      const held = holdWake(this, this._nativeWaiter);
-      if (held === HELD) {
-        this._reactions = undefined;
-        return;
-      }
-      if (held === BEHIND && loop !== undefined && !loop.isClosed()) {
+    if (holding()) {
+      // A hand-over is held: a task woken by the same task's code goes on after it, in a
+      // step of its own (through the loop); any other wake-up lets it go first.
+      if (loop !== undefined && !loop.isClosed() && !runsInline(this) && isTask(this._wakes()) && holderRunsNow()) {
         callSoonOne(loop, queueReactionsOf, this as Future<unknown>);
         return;
       }
+      queueHeld();
     }
-    // Wake-ups still held were made first: they go first.
-    queueHeld();
+    if (this._reactions === this && this._onDropped !== undefined && this._state === RESOLVED && !runsInline(this)) {
+      // A hand-over to a task that awaits it alone, made by another task's code: held until
+      // that code waits (see held.ts).
+      if (holdWake(this, this._nativeWaiter)) {
+        this._reactions = undefined;
+        return;
+      }
+    }
     this._queueReactionsNow();
   }
 
@@ -451,6 +453,11 @@ function deliverAfterBatch(future: Future<unknown>): void {
   const loop = future.getLoop();
   if (wakesAnother(future) && !loop.isClosed()) callSoonOne(loop, queueReactionsOf, future);
   else future._queueReactionsNow();
+}
+
+/** Whether a future's first awaiter is a task (not plain code, not nobody). */
+function isTask(waiter: AwaitTracker | null | undefined): boolean {
+  return waiter !== undefined && waiter !== null;
 }
 
 /** A settled future's delivery, put in the loop's ready queue (see `resumesLater`). */

@@ -1,5 +1,5 @@
 import { taskStorage } from "@aiots/core/internal";
-import { TURN, enqueueReaction, resumptions } from "./reaction.js";
+import { TURN, enqueueReaction } from "./reaction.js";
 import type { AwaitTracker, Fireable } from "./reaction.js";
 
 /*
@@ -10,21 +10,18 @@ import type { AwaitTracker, Fireable } from "./reaction.js";
  * runs through in one go (the return of an async function, the exit of an `await using`
  * block, the await of something done already), so the wake-up a task's code makes is held,
  * and delivered when that code next waits on a pending aiots future or its task ends, or
- * after `HOLD_HOPS` microtask turns at most (a waker that waits on a plain promise, or
- * polls with `await null`, must not keep it forever). Until then a cancel of the woken task
- * still makes its await throw `CancelledError` and gives back what was handed over, as
- * asyncio's does.
+ * after `HOLD_HOPS` microtask turns at most (a waker that waits on a plain promise, or polls
+ * with `await null`, must not keep it forever). Until then a cancel of the woken task still
+ * makes its await throw `CancelledError` and gives back what was handed over, as asyncio's
+ * does.
  *
- * One wake-up is held at a time. While it is, the wake-up of any other task goes through the
- * loop's ready queue, as when a woken task is already on its way (see `wakesAnother`): each
- * woken task goes on in a step of its own, in the order they were woken.
+ * One wake-up is held at a time, and wake-ups keep the order they were made in. Another
+ * wake-up the same task's code makes goes after the held one through the loop's ready queue
+ * (its woken task goes on in a step of its own, after the held one's). Any other wake-up
+ * (another task's code, a callback, plain code) lets the held one go first, from the
+ * reaction batch: tasks whose code runs side by side in microtasks, which asyncio's steps
+ * never do, do not wait on each other.
  */
-
-/** What `holdWake` did. */
-export const NOT_HELD = 0;
-export const HELD = 1;
-/** A wake-up is held already: this one goes after it, through the loop. */
-export const BEHIND = 2;
 
 /** The most microtask turns a wake-up stays held while its waker goes on without waiting. */
 const HOLD_HOPS = 32;
@@ -34,34 +31,47 @@ let held: Fireable | undefined;
 let holder: AwaitTracker | undefined;
 let heldNumber = 0;
 let hopsLeft = 0;
-/** True while the held wake-up is delivered: wake-ups made meanwhile are not held. */
+/** True while a held wake-up is delivered: wake-ups made meanwhile are not held. */
 let delivering = false;
+
+/** Whether a wake-up is held now. */
+export function holding(): boolean {
+  return held !== undefined;
+}
+
+/**
+ * Whether the code running now is that of the task holding the wake-up held now (read only
+ * while one is: it costs a read of the task store).
+ */
+export function holderRunsNow(): boolean {
+  return taskStorage.getStore() === holder;
+}
 
 /**
  * Holds the wake-up of `waiter` (the task that awaits `future`, a hand-over that just
- * settled) on the task whose code runs now, if that is another task. Returns `NOT_HELD`
- * (deliver as usual), `HELD`, or `BEHIND`.
+ * settled) if the code running now is another task's; a wake-up held already (the same
+ * task's code never gets here with one: see `_queueReactions`) goes first, from the reaction
+ * batch. Returns whether it is held.
  */
-export function holdWake(future: Fireable, waiter: AwaitTracker | null | undefined): number {
-  if (waiter === null || waiter === undefined || delivering) return NOT_HELD;
-  if (held !== undefined) return BEHIND;
+export function holdWake(future: Fireable, waiter: AwaitTracker | null | undefined): boolean {
+  if (waiter === null || waiter === undefined || delivering) return false;
   // (The store read directly: a task's own wake-up, the common case, skips the done() check.)
   const store = taskStorage.getStore() as AwaitTracker | undefined;
-  if (store === undefined || store === waiter || store.done()) return NOT_HELD;
+  if (store === undefined || store === waiter || store.done()) return false;
+  queueHeld();
   held = future;
   holder = store;
   store._heldAt = ++heldNumber;
-  resumptions.held = waiter;
   hopsLeft = HOLD_HOPS;
   void TURN.then(countdown);
-  return HELD;
+  return true;
 }
 
 /** One microtask turn of the held wake-up's time: delivered when the turns run out. */
 function countdown(): void {
   if (held === undefined) return;
   if (--hopsLeft > 0) void TURN.then(countdown);
-  else deliver();
+  else deliverFuture(take());
 }
 
 /**
@@ -69,39 +79,67 @@ function countdown(): void {
  * an operation (the task's own await, its end): delivering runs the primitives' hand-over code.
  */
 export function deliverHeld(task: AwaitTracker): void {
-  if (holder === task) deliver();
-  else task._heldAt = -1;
+  if (holder !== task) {
+    task._heldAt = -1;
+    return;
+  }
+  const future = take();
+  // Held ones let go earlier and still waiting in the reaction batch were made first.
+  if (inBatch.length > 0) deliverLetGo();
+  deliverFuture(future);
 }
 
 /**
- * Has the held wake-up delivered from the reaction batch, ahead of what is queued there next:
- * for a wake-up made now that is not a task's (so it goes after it), or for the holder, whose
- * code waits now through `then` (which may be called from inside a primitive's own code).
+ * Has the held wake-up, if any, delivered from the reaction batch, ahead of what is queued
+ * there next: for a wake-up made now (which goes after it), or for the holder, whose code
+ * waits now through `then` (which may be called from inside a primitive's own code).
  */
 export function queueHeld(): void {
-  if (held !== undefined) enqueueReaction(new HeldDelivery(heldNumber), false);
+  if (held === undefined) return;
+  const delivery = new HeldDelivery(take());
+  inBatch.push(delivery);
+  enqueueReaction(delivery, false);
 }
 
-/** The held wake-up's delivery from the reaction batch, unless it went already. */
-class HeldDelivery implements Fireable {
-  readonly _number: number;
-  constructor(number: number) {
-    this._number = number;
-  }
-  _fire(): void {
-    if (held !== undefined && heldNumber === this._number) deliver();
-  }
+/** Held wake-ups let go to the reaction batch and not delivered yet, in order. */
+const inBatch: HeldDelivery[] = [];
+
+/** Delivers, in order, the held wake-ups let go to the reaction batch that are still waiting there. */
+function deliverLetGo(): void {
+  const all = inBatch.splice(0);
+  for (const delivery of all) delivery._fire();
 }
 
-function deliver(): void {
+/** The held wake-up, taken out of its slot. */
+function take(): Fireable {
   const future = held!;
   holder!._heldAt = -1;
   held = holder = undefined;
-  resumptions.held = undefined;
+  return future;
+}
+
+/** A held wake-up's delivery from the reaction batch. */
+class HeldDelivery implements Fireable {
+  _future: Fireable | undefined;
+  constructor(future: Fireable) {
+    this._future = future;
+  }
+  _fire(): void {
+    const future = this._future;
+    if (future === undefined) return;
+    this._future = undefined;
+    const at = inBatch.indexOf(this);
+    if (at >= 0) inBatch.splice(at, 1);
+    deliverFuture(future);
+  }
+}
+
+function deliverFuture(future: Fireable): void {
+  const was = delivering;
   delivering = true;
   try {
     future._fire();
   } finally {
-    delivering = false;
+    delivering = was;
   }
 }

@@ -319,7 +319,7 @@ let hasCallbacks = false;
  * The task whose wake-up the batch holds, if any (asyncio runs each woken task as a step of
  * its own: the wake-up of another task goes through the loop instead, see `resumesLater`).
  */
-export const resumptions: { task: AwaitTracker | undefined; held: AwaitTracker | undefined } = { task: undefined, held: undefined };
+export const resumptions: { task: AwaitTracker | undefined } = { task: undefined };
 /** A settled promise: a reaction on it is one plain microtask. */
 export const TURN = Promise.resolve();
 

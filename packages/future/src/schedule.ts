@@ -68,12 +68,9 @@ function goesOnWithStep(internals: LoopInternals, settling: { _wakes(): AwaitTra
   return task !== undefined && settling._wakes() === task;
 }
 
-/**
- * Whether the batch holds the wake-up of another task than the one `settling` wakes, or
- * another task's wake-up is held (see held.ts).
- */
+/** Whether the batch holds the wake-up of another task than the one `settling` wakes. */
 export function wakesAnother(settling: { _wakes(): AwaitTracker | null | undefined }): boolean {
-  const woken = resumptions.task ?? resumptions.held;
+  const woken = resumptions.task;
   if (woken === undefined) return false;
   const waiter = settling._wakes();
   return waiter !== undefined && waiter !== null && waiter !== woken;
