@@ -26,11 +26,13 @@ import type { AwaitTracker, Fireable } from "./reaction.js";
 /** The most microtask turns a wake-up stays held while its waker goes on without waiting. */
 const HOLD_HOPS = 32;
 
-/** The wake-up held now, its holder, and a number naming it (so a stale countdown stops). */
+/** The wake-up held now, its holder, and a number naming it (what the holder's `_heldAt` reads). */
 let held: Fireable | undefined;
 let holder: AwaitTracker | undefined;
 let heldNumber = 0;
+/** Microtask turns left to the wake-up held now, and whether a countdown is running (one at most). */
 let hopsLeft = 0;
+let counting = false;
 /** True while a held wake-up is delivered: wake-ups made meanwhile are not held. */
 let delivering = false;
 
@@ -63,15 +65,21 @@ export function holdWake(future: Fireable, waiter: AwaitTracker | null | undefin
   holder = store;
   store._heldAt = ++heldNumber;
   hopsLeft = HOLD_HOPS;
-  void TURN.then(countdown);
+  if (!counting) {
+    counting = true;
+    void TURN.then(countdown);
+  }
   return true;
 }
 
 /** One microtask turn of the held wake-up's time: delivered when the turns run out. */
 function countdown(): void {
-  if (held === undefined) return;
-  if (--hopsLeft > 0) void TURN.then(countdown);
-  else deliverFuture(take());
+  if (held === undefined) counting = false;
+  else if (--hopsLeft > 0) void TURN.then(countdown);
+  else {
+    counting = false;
+    deliverFuture(take());
+  }
 }
 
 /**
