@@ -464,10 +464,10 @@ describe("a hand-over made by a task's code reaches the woken task once that cod
       const woken = waiterOn(lock, log, "woken");
       await sleep(0);
       const waker = createTask(async () => {
-        const let_go = async () => {
+        const letGo = async () => {
           lock.release();
         };
-        await let_go();
+        await letGo();
         log.push("waker before its wait");
         await sleep(10);
         log.push("waker after its wait");
@@ -497,7 +497,7 @@ describe("a hand-over made by a task's code reaches the woken task once that cod
     });
   });
 
-  it("a waker that waits on a plain promise lets the woken task go on once the microtasks have run dry, before the loop goes on", async () => {
+  it("a waker that waits on a plain promise lets the woken task go on within a few microtask turns, before the loop goes on", async () => {
     await vrun(async () => {
       const log: string[] = [];
       const lock = new Lock();

@@ -2,7 +2,7 @@ import { CancelledError, InvalidStateError } from "@aiots/core";
 import type { EventLoop, FutureLike } from "@aiots/core";
 import { checkFunction, checkLoop, loopForCurrentCode, markDelivery, markResumption, runningLoopOrUndefined, runsInline } from "@aiots/core/internal";
 import { debugTracker } from "./debug.js";
-import { holdWake, holderRunsNow, holding, queueHeld } from "./held.js";
+import { holdWake, holderRunsNow, holding, isHolder, queueHeld } from "./held.js";
 import { awaitTrackerHere, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
 import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf, resumptions, shareHandOver } from "./reaction.js";
 import { AT_ONCE, FROM_READY_QUEUE, atBatchEnd, callSoonOne, resumesLater, wakesAnother } from "./schedule.js";
@@ -271,7 +271,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     else addReaction(this, reaction);
     // The task's code waits now: the task it woke goes on, from the batch (`then` may be
     // called from inside a primitive's own code, which delivering must not run into).
-    if (task !== null && task._heldAt >= 0) queueHeld();
+    if (task !== null && isHolder(task)) queueHeld();
     return reaction as unknown as Promise<R1 | R2>;
   }
 

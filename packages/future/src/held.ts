@@ -27,10 +27,9 @@ import type { AwaitTracker, Fireable } from "./reaction.js";
 /** The most microtask turns a wake-up stays held while its waker goes on without waiting. */
 const HOLD_HOPS = 32;
 
-/** The wake-up held now, its holder, and a number naming it (what the holder's `_heldAt` reads). */
+/** The wake-up held now, and the task whose code made it. */
 let held: Fireable | undefined;
 let holder: AwaitTracker | undefined;
-let heldNumber = 0;
 /** Microtask turns left to the wake-up held now, and whether a countdown is running (one at most). */
 let hopsLeft = 0;
 let counting = false;
@@ -40,6 +39,11 @@ let delivering = false;
 /** Whether a wake-up is held now. */
 export function holding(): boolean {
   return held !== undefined;
+}
+
+/** Whether `task` holds the wake-up held now. */
+export function isHolder(task: AwaitTracker): boolean {
+  return holder === task;
 }
 
 /**
@@ -52,19 +56,16 @@ export function holderRunsNow(): boolean {
 
 /**
  * Holds the wake-up of `waiter` (the task that awaits `future`, a hand-over that just
- * settled) if the code running now is another task's; a wake-up held already (the same
- * task's code never gets here with one: see `_queueReactions`) goes first, from the reaction
- * batch. Returns whether it is held.
+ * settled) if the code running now is another task's. Nothing is held when it is called
+ * (`_queueReactions` lets a held one go first). Returns whether it is held.
  */
 export function holdWake(future: Fireable, waiter: AwaitTracker | null | undefined): boolean {
   if (waiter === null || waiter === undefined || delivering) return false;
   // (The store read directly: a task's own wake-up, the common case, skips the done() check.)
   const store = taskStorage.getStore() as AwaitTracker | undefined;
   if (store === undefined || store === waiter || store.done()) return false;
-  queueHeld();
   held = future;
   holder = store;
-  store._heldAt = ++heldNumber;
   hopsLeft = HOLD_HOPS;
   if (!counting) {
     counting = true;
@@ -84,14 +85,11 @@ function countdown(): void {
 }
 
 /**
- * Delivers the wake-up `task` holds, now. Only from where no primitive is in the middle of
- * an operation (the task's own await, its end): delivering runs the primitives' hand-over code.
+ * Delivers the wake-up held now, whose holder's code waits now or has ended (see `isHolder`).
+ * Only from where no primitive is in the middle of an operation (the holder's own await, its
+ * end): delivering runs the primitives' hand-over code.
  */
-export function deliverHeld(task: AwaitTracker): void {
-  if (holder !== task) {
-    task._heldAt = -1;
-    return;
-  }
+export function deliverHeld(): void {
   const future = take();
   // Held ones let go earlier and still waiting in the reaction batch were made first.
   if (inBatch.length > 0) deliverLetGo();
@@ -122,7 +120,6 @@ function deliverLetGo(): void {
 /** The held wake-up, taken out of its slot. */
 function take(): Fireable {
   const future = held!;
-  holder!._heldAt = -1;
   held = holder = undefined;
   return future;
 }

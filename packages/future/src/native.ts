@@ -1,5 +1,5 @@
 import { taskStorage } from "@aiots/core/internal";
-import { deliverHeld } from "./held.js";
+import { deliverHeld, isHolder } from "./held.js";
 import { PENDING, RESOLVED, addReaction, captured, runDelivered, outcomeFailed, outcomeOf } from "./reaction.js";
 import type { AwaitTracker, Fireable, ReactionSource } from "./reaction.js";
 
@@ -100,7 +100,7 @@ function hookAwait(future: NativeFuture): boolean {
   addReaction(future, future);
   // The task's code waits now: the task it woke goes on (once this await is set up, as
   // delivering may settle this very future).
-  if (task !== null && task._heldAt >= 0) deliverHeld(task);
+  if (task !== null && isHolder(task)) deliverHeld();
   return true;
 }
 

@@ -21,8 +21,6 @@ export interface AwaitTracker {
    * `CancelledError` already, it is the one returned (asyncio keeps it).
    */
   _takeLateCancel(source: object, failure: unknown): CancelledError | undefined;
-  /** The number of the wake-up the task's code made and holds (see held.ts), else -1. */
-  _heldAt: number;
 }
 
 /** What a reaction reads from the future it waits on. */

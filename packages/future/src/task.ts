@@ -4,7 +4,7 @@ import { checkFunction, loopForCurrentCode, markTaskStep, runningLoopOrUndefined
 import type { AsyncResource } from "node:async_hooks";
 import { debugTracker } from "./debug.js";
 import { Future, preview } from "./future.js";
-import { deliverHeld } from "./held.js";
+import { deliverHeld, isHolder } from "./held.js";
 import { registerTask, unregisterTask } from "./registry.js";
 import { callSoonOne, firstSteps } from "./schedule.js";
 import { checkTaskOptions, finished, reasonMessage, runFunction } from "./task-start.js";
@@ -98,8 +98,6 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   _context: AsyncResource | undefined;
   /** @internal The promise the function returned, until the task is done (see `cancel`). */
   _running: Promise<unknown> | undefined = undefined;
-  /** @internal The number of the wake-up this task's code made and holds until it waits (see held.ts), else -1. */
-  _heldAt = -1;
 
   /** @internal Use `createTask` or `loop.createTask`. */
   constructor(fn: TaskFunction<T>, loop: EventLoop, options?: TaskOptions) {
@@ -451,7 +449,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
 
   /** @internal Drops what a finished task no longer needs. */
   _release(): void {
-    if (this._heldAt >= 0) deliverHeld(this);
+    if (isHolder(this)) deliverHeld();
     this._running = undefined;
     this._waitingOn = undefined;
     this._waitingMore = undefined;
