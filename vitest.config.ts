@@ -21,6 +21,8 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 20_000,
+    // A test that makes no assertion fails: it could not have caught anything.
+    expect: { requireAssertions: true },
     reporters: ["default", "json"],
     outputFile: { json: "test-results.json" },
   },

@@ -7,6 +7,8 @@ export default defineConfig({
     include: ["**/*.test.ts"],
     exclude: ["**/node_modules/**"],
     testTimeout: 5_000,
+    // A test that makes no assertion fails: it could not have caught anything.
+    expect: { requireAssertions: true },
     reporters: ["default", "json"],
     outputFile: { json: "test-results.json" },
   },

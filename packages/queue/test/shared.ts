@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { inspect } from "node:util";
 import { CancelledError, InvalidStateError, QueueEmpty, QueueFull, QueueShutDown } from "@aiots/core";
 import { createTask, sleep } from "@aiots/future";
+import { getRunningLoop } from "@aiots/loop";
 import type { Queue } from "@aiots/queue";
 import { onVirtualLoop, tick } from "./helpers.js";
 
@@ -44,12 +45,18 @@ export function sharedQueueTests(name: string, make: (maxsize?: number) => Queue
     it("join on a queue with nothing unfinished returns at once, twice", async () => {
       await onVirtualLoop(async () => {
         const q = make();
-        await q.join();
-        await q.join();
+        // "At once": before a callback the loop holds already gets its turn.
+        let loopTurned = false;
+        getRunningLoop().callSoon(() => {
+          loopTurned = true;
+        });
+        await expect(q.join()).resolves.toBeUndefined();
+        await expect(q.join()).resolves.toBeUndefined();
         q.putNowait("x");
         q.getNowait();
         q.taskDone();
-        await q.join();
+        await expect(q.join()).resolves.toBeUndefined();
+        expect(loopTurned).toBe(false);
       });
     });
 

@@ -152,9 +152,17 @@ describe("timeout vs outside cancel", () => {
     const q = new Queue<number>();
     const loop = getRunningLoop();
     loop.callLater(10, () => q.putNowait(1));
-    const r = await caught(() => waitFor(q.get(), 10)).catch(() => "got");
-    const left = q.qsize();
-    // either the item was returned (no throw) or it is still in the queue
-    if (r instanceof TimeoutError) expect(left).toBe(1);
+    const outcome = await waitFor(q.get(), 10).then(
+      (item) => ({ item }),
+      (error: unknown) => ({ error }),
+    );
+    // Either the item was returned, or the get timed out and the item is still in the queue.
+    if ("error" in outcome) {
+      expect(outcome.error).toBeInstanceOf(TimeoutError);
+      expect(q.qsize()).toBe(1);
+    } else {
+      expect(outcome.item).toBe(1);
+      expect(q.qsize()).toBe(0);
+    }
   }));
 });

@@ -331,8 +331,11 @@ describe("QueueJoinTests", () => {
 
   test("test_join_empty_queue", () => vrun(async () => {
     const q = new Queue<number>();
-    await q.join();
-    await q.join();
+    let loopTurned = false;
+    getRunningLoop().callSoon(() => { loopTurned = true; });
+    await expect(q.join()).resolves.toBeUndefined();
+    await expect(q.join()).resolves.toBeUndefined();
+    expect(loopTurned).toBe(false);
   }));
 
   test("join waits for taskDone", () => vrun(async () => {

@@ -223,5 +223,13 @@ describe("TestTaskGroup", () => {
     expect(log).toEqual(["grandchild"]);
   }));
 
-  test("runBriefly sanity", () => vrun(async () => { await runBriefly(); }));
+  test("runBriefly lets the loop run the callbacks ready and the ones they schedule", () => vrun(async () => {
+    const ran: string[] = [];
+    getRunningLoop().callSoon(() => {
+      ran.push("first");
+      getRunningLoop().callSoon(() => ran.push("second"));
+    });
+    await runBriefly();
+    expect(ran).toEqual(["first", "second"]);
+  }));
 });
