@@ -1122,9 +1122,10 @@ describe("Event waited on through combinators, under random set/clear and cancel
 });
 
 // ---------------------------------------------------------------------------------------------
-// Minimal reproductions of what the properties above found. Each asserts what asyncio 3.13
-// does (checked with CPython 3.13.0) or, where asyncio has no counterpart, what the contract
-// (API.md, the package READMEs) promises; the comment says what aiots does today.
+// Minimal reproductions of the bugs the properties above found, all fixed. Each asserts what
+// asyncio 3.13 does (checked with CPython 3.13.0) or, where asyncio has no counterpart, what
+// the contract (API.md, the package READMEs) promises; the "before the fix" comments say what
+// aiots did then.
 // ---------------------------------------------------------------------------------------------
 
 describe("minimal reproductions", () => {
@@ -1132,8 +1133,8 @@ describe("minimal reproductions", () => {
   //   q = Queue(1); q.put_nowait("a"); t = create_task(wait_for(q.put("b"), 1000)); await sleep(0)
   //   q.get_nowait(); t.cancel()  ->  t raises CancelledError, q is empty, put_nowait("c") then
   //   put_nowait("d") raises QueueFull.
-  // aiots: the put throws CancelledError but "b" went in anyway, and the slot is freed twice
-  // (`_reserved` is -1), so the Queue(1) then takes a second item.
+  // Before the fix, the put threw CancelledError but "b" went in anyway, and the slot was
+  // freed twice (`_reserved` was -1), so the Queue(1) then took a second item.
   for (const [shape, put] of [
     ["waitFor(q.put(x), t)", (q: Queue<string>, x: string) => waitFor(q.put(x), 1000)],
     ["waitFor(() => q.put(x), t)", (q: Queue<string>, x: string) => waitFor(() => q.put(x), 1000)],
@@ -1154,11 +1155,11 @@ describe("minimal reproductions", () => {
         if (outcome === "put") expect(q.qsize()).toBe(1);
         else {
           expect(outcome).toBeInstanceOf(CancelledError);
-          expect(q.qsize()).toBe(0); // aiots: 1, "b" is in although the put threw
+          expect(q.qsize()).toBe(0); // before the fix: 1, "b" in although the put threw
         }
         if (q.qsize() === 1) q.getNowait();
         q.putNowait("c");
-        expect(() => q.putNowait("d")).toThrow(QueueFull); // aiots: no throw, 2 items in a Queue(1)
+        expect(() => q.putNowait("d")).toThrow(QueueFull); // before the fix: no throw, 2 items in a Queue(1)
       });
     });
   }
@@ -1169,10 +1170,10 @@ describe("minimal reproductions", () => {
   //     (the coroutine never ran);
   //   t = create_task(f()) with f = `await wait_for(lock.acquire(), 1000); try: await sleep(..)
   //     finally: lock.release()`; await sleep(0); t.cancel() -> the lock ends free.
-  // aiots: the acquire of a free lock (its fast path) takes the lock at once and returns a
-  // settled plain promise, which waitFor wraps; if waitFor gives up before that wrapper
-  // settles (a timeout <= 0, or its caller cancelled within the loop iteration the wrapper
-  // takes to be seen), the `true` is dropped and the lock stays locked for ever.
+  // Before the fix, the acquire of a free lock (its fast path) took the lock at once and
+  // returned a settled plain promise, which waitFor wrapped; if waitFor gave up before that
+  // wrapper settled (a timeout <= 0, or its caller cancelled within the loop iteration the
+  // wrapper took to be seen), the `true` was dropped and the lock stayed locked for ever.
   it("B: waitFor(lock.acquire(), 0) on a free lock does not throw while keeping the lock", async () => {
     await vrun(async () => {
       const lock = new Lock();
@@ -1207,7 +1208,7 @@ describe("minimal reproductions", () => {
         await sleep(0); // the caller has taken the free lock; waitFor has not seen it yet
         caller.cancel();
         await expect(caller).rejects.toBeInstanceOf(CancelledError);
-        expect(lock.locked()).toBe(false); // aiots: true
+        expect(lock.locked()).toBe(false); // before the fix: true
       });
     });
   }
@@ -1215,8 +1216,8 @@ describe("minimal reproductions", () => {
   // Bug C. No asyncio counterpart (no signals). The contract: an aborted signal rejects at
   // once and a withdrawn wait consumes nothing; waitFor's own doc says aborting its signal
   // "cancels aw like a cancel of the caller". With an already aborted signal, waitFor rejects
-  // at once but leaves `aw` (a waiter Future already in line) alone: that orphan waiter later
-  // takes a permit (or an item) nobody will ever release (or see).
+  // at once; before the fix it left `aw` (a waiter Future already in line) alone, and that
+  // orphan waiter later took a permit (or an item) nobody would ever release (or see).
   it("C: waitFor(sem.acquire(), t, { signal: aborted }) rejects and leaves no acquire behind", async () => {
     await vrun(async () => {
       const sem = new Semaphore(1);
@@ -1224,7 +1225,7 @@ describe("minimal reproductions", () => {
       const reason = new Error("stop");
       await expect(waitFor(sem.acquire(), 1000, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
       sem.release();
-      expect(sem.locked()).toBe(false); // aiots: true, the abandoned acquire took the permit
+      expect(sem.locked()).toBe(false); // before the fix: true, the abandoned acquire took the permit
     });
   });
   it("C: waitFor(q.get(), t, { signal: aborted }) rejects and leaves no get behind", async () => {
@@ -1234,7 +1235,7 @@ describe("minimal reproductions", () => {
       await expect(waitFor(q.get(), 1000, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
       q.putNowait("x");
       await sleep(0);
-      expect(q.qsize()).toBe(1); // aiots: 0, "x" went to the abandoned getter and is lost
+      expect(q.qsize()).toBe(1); // before the fix: 0, "x" went to the abandoned getter and was lost
     });
   });
 
@@ -1272,8 +1273,8 @@ describe("minimal reproductions", () => {
       w0.cancel(); // in the same step
       cond.release();
       await sleep(100);
-      expect(log).toEqual(["w0 CancelledError", "w2 consumed"]); // aiots: ["w0 CancelledError"]
-      expect(w2.done()).toBe(true); // aiots: false, with items === 1
+      expect(log).toEqual(["w0 CancelledError", "w2 consumed"]); // before the fix: ["w0 CancelledError"]
+      expect(w2.done()).toBe(true); // before the fix: false, with items === 1
       w2.cancel();
     });
   });
