@@ -1,3 +1,4 @@
+import { setImmediate as hostImmediate } from "node:timers";
 import { checkObject, checkTime, inLoopScope } from "@aiots/core/internal";
 import { EventLoop } from "./event-loop.js";
 
@@ -29,7 +30,9 @@ const MAX_SETTLE_ROUNDS = 10_000;
  * "Everything waits" means: the ready queue is empty after a host macrotask, so every
  * microtask has settled. Work outside the loop (real I/O, a real `setTimeout`) is not
  * waited for: time can jump past it. When the loop is not running, time moves only by
- * `advance(ms)`.
+ * `advance(ms)`. It uses no host timer and takes its host macrotasks from `node:timers`,
+ * so fake timers that replace the global functions (`vi.useFakeTimers()`) neither drive nor
+ * stop it.
  *
  * @example
  * ```ts
@@ -95,7 +98,7 @@ export class VirtualTimeLoop extends EventLoop {
   /** @internal Waits host macrotasks until the ready queue stays empty. */
   async _settle(): Promise<void> {
     for (let i = 0; i < MAX_SETTLE_ROUNDS; i++) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await new Promise<void>((resolve) => hostImmediate(resolve));
       if (!this._hasReady() && !this._iterationScheduled) return;
     }
   }
@@ -107,7 +110,13 @@ export class VirtualTimeLoop extends EventLoop {
     // A timer at Infinity never fires: with nothing else to do, the loop simply waits.
     if (next === undefined || next._when === Infinity) return;
     this._jumpScheduled = true;
-    setImmediate(this._jump);
+    hostImmediate(this._jump);
+  }
+
+  /** @internal Its iterations are host macrotasks that fake timers do not replace. */
+  override _scheduleIteration(): void {
+    this._iterationScheduled = true;
+    hostImmediate(this._iterate);
   }
 
   /** @internal */

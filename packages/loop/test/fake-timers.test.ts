@@ -1,11 +1,12 @@
 /**
- * The host loop under vitest's fake timers (@sinonjs/fake-timers), as the loop README says to
- * use them: the loop reads its clock from `performance.now()`, arms one `setTimeout` for its
- * earliest timer, and runs each iteration from a `setImmediate`.
+ * The loops under vitest's fake timers (@sinonjs/fake-timers). The host loop, as the loop
+ * README says to use them: it reads its clock from `performance.now()`, arms one `setTimeout`
+ * for its earliest timer, and runs each iteration from a `setImmediate`. A `VirtualTimeLoop`
+ * uses none of the globals fake timers replace, so it runs as usual under them.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { sleep } from "@aiots/future";
-import { getRunningLoop, run } from "@aiots/loop";
+import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
 import { turn } from "./helpers.js";
 
 /** Host macrotasks for the loop's iterations (`setImmediate` stays real in the first mode). */
@@ -63,5 +64,25 @@ describe("fake timers", () => {
     const elapsed = await main;
     expect(elapsed).toBeGreaterThanOrEqual(1000);
     expect(elapsed).toBeLessThan(1010);
+  });
+
+  it("a VirtualTimeLoop runs as usual with every timer faked, and fake time does not move it", async () => {
+    vi.useFakeTimers();
+    const loop = new VirtualTimeLoop();
+    const took = await run(async () => {
+      const start = getRunningLoop().time();
+      await sleep(3_600_000);
+      await sleep(0);
+      return getRunningLoop().time() - start;
+    }, { loop });
+    expect(took).toBe(3_600_000);
+    const idle = new VirtualTimeLoop();
+    const fired: number[] = [];
+    idle.callLater(500, () => fired.push(idle.time()));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(fired).toEqual([]);
+    await idle.advance(500);
+    expect(fired).toEqual([500]);
+    idle.close();
   });
 });
