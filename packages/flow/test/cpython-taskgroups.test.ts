@@ -244,3 +244,44 @@ describe("context and lifecycle (test_taskgroups.py)", () => {
     });
   });
 });
+
+describe("an outside cancel that a failing group re-requests", () => {
+  it("lands at the parent's next await after the callbacks already queued: a task created just before it runs its first step first (CPython 3.13 order)", async () => {
+    const log: string[] = [];
+    await runV(async () => {
+      const t0 = createTask(async () => {
+        try {
+          await taskGroup(async (tg) => {
+            tg.createTask(async () => {
+              throw new MyError("boom");
+            });
+          });
+        } catch (e) {
+          log.push(`t0: taskGroup threw ${(e as Error).constructor.name}`);
+        }
+        createTask(async () => {
+          log.push("other task: first step");
+        });
+        try {
+          await sleep(0);
+          log.push("t0: sleep(0) returned");
+        } catch (e) {
+          log.push(`t0: sleep(0) threw ${(e as Error).name}`);
+        }
+        return "value";
+      });
+      createTask(async () => {
+        log.push(`t1: t0.cancel() -> ${t0.cancel()}`);
+      });
+      await sleep(1);
+      log.push(`t0 ended: ${t0.cancelled() ? "cancelled" : `result ${t0.result()}`}`);
+    });
+    expect(log).toEqual([
+      "t1: t0.cancel() -> true",
+      "t0: taskGroup threw ExceptionGroup",
+      "other task: first step",
+      "t0: sleep(0) threw CancelledError",
+      "t0 ended: result value",
+    ]);
+  });
+});

@@ -5,7 +5,7 @@ import { debugTracker } from "./debug.js";
 import { holdWake, holderRunsNow, holding, isHolder, queueHeld } from "./held.js";
 import { awaitTrackerHere, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
 import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf, resumptions, shareHandOver } from "./reaction.js";
-import { AT_ONCE, FROM_READY_QUEUE, atBatchEnd, callSoonOne, resumesLater, wakesAnother } from "./schedule.js";
+import { AT_ONCE, FROM_READY_QUEUE, atBatchEnd, callSoonOne, cancelledAtAwait, resumesLater, wakesAnother } from "./schedule.js";
 import type { AwaitTracker, Fireable, State } from "./reaction.js";
 
 export type { AwaitTracker } from "./reaction.js";
@@ -244,6 +244,10 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     if (this._state !== PENDING) {
+      if (cancelledAtAwait.future === this) {
+        // The await hook's `_awaitStarted` just cancelled it (see `cancelledAtAwait`).
+        return this._resumeThroughLoop(new Reaction<T, R1 | R2>(this, awaitTrackerHere() ?? undefined, onFulfilled, onRejected));
+      }
       if (this._native === null) return nativeThen.call(this, onFulfilled, onRejected) as Promise<R1 | R2>;
       // Awaiting a future that is already done does not suspend (as in asyncio): nothing
       // to track, so a native promise does it best (and runs the callbacks in the caller's
@@ -266,13 +270,30 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       if (refusal !== undefined) return Promise.reject(refusal).then(onFulfilled, onRejected);
     }
     const reaction = new Reaction<T, R1 | R2>(this, task ?? undefined, onFulfilled, onRejected);
-    // `_awaitStarted` may have cancelled it (a cancel was pending on the task): deliver that now.
-    if (this._state !== PENDING) enqueueReaction(reaction);
-    else addReaction(this, reaction);
+    // `_awaitStarted` may have cancelled it (a cancel was pending on the task): deliver that
+    // through the loop.
+    if (this._state !== PENDING) return this._resumeThroughLoop(reaction);
+    addReaction(this, reaction);
     // The task's code waits now: the task it woke goes on, from the batch (`then` may be
     // called from inside a primitive's own code, which delivering must not run into).
     if (task !== null && isHolder(task)) queueHeld();
     return reaction as unknown as Promise<R1 | R2>;
+  }
+
+  /**
+   * @internal Delivers `reaction` on this future, which a task's pending cancel has just
+   * cancelled as the task began to await it, from the loop's ready queue (see
+   * `cancelledAtAwait`).
+   */
+  _resumeThroughLoop<R>(reaction: Reaction<T, R>): Promise<R> {
+    if (cancelledAtAwait.future === this) cancelledAtAwait.future = undefined;
+    const loop = this._loop ?? runningLoopOrUndefined();
+    if (loop === undefined || loop.isClosed() || this._reactions !== undefined) enqueueReaction(reaction);
+    else {
+      this._reactions = reaction;
+      callSoonOne(loop, queueReactionsOf, this as Future<unknown>);
+    }
+    return reaction as unknown as Promise<R>;
   }
 
   /** Same as `then(undefined, onRejected)`. */

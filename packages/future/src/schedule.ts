@@ -28,6 +28,14 @@ export function atBatchEnd<A>(loop: EventLoop, deliver: (arg: A) => void, arg: A
   (loop as LoopInternals)._atBatchEnd!(deliver as (arg: never) => void, arg);
 }
 
+/**
+ * The future a task's pending cancel (asked for while nothing could be interrupted) has just
+ * cancelled at the start of an await: that await resumes through the loop, behind the
+ * callbacks already queued, as asyncio's task cancels the future it yields and wakes up from
+ * its done callback. Read once, by the `then` that the await goes on to call.
+ */
+export const cancelledAtAwait: { future: object | undefined } = { future: undefined };
+
 /** How many task first steps are running now (nested: an eager task started inside one). */
 export const firstSteps = { depth: 0 };
 

@@ -6,7 +6,7 @@ import { debugTracker } from "./debug.js";
 import { Future, preview } from "./future.js";
 import { deliverHeld, isHolder } from "./held.js";
 import { registerTask, unregisterTask } from "./registry.js";
-import { callSoonOne, firstSteps } from "./schedule.js";
+import { callSoonOne, cancelledAtAwait, firstSteps } from "./schedule.js";
 import { checkTaskOptions, finished, reasonMessage, runFunction } from "./task-start.js";
 
 let taskCounter = 0;
@@ -208,7 +208,10 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       // does: it lands when that await is delivered. So does a task that could only mark
       // itself (it awaits a plain promise, and may still finish with a value), as when
       // the cancel finds the task already awaiting it (see `interrupts`).
-      if (interrupts(future, this._cancelMessage)) this._dropMustCancel();
+      if (interrupts(future, this._cancelMessage)) {
+        this._dropMustCancel();
+        cancelledAtAwait.future = future;
+      }
     }
     return undefined;
   }

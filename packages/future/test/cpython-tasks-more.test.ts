@@ -391,3 +391,56 @@ describe("debug reports for tasks that are collected (debug mode, garbage collec
     expect(messages[0]).toMatch(/^Task was destroyed but it is pending/);
   });
 });
+
+describe("a cancel asked for while nothing could be interrupted, landing at the next await", () => {
+  it("the await it cancels resumes from the loop, after the callbacks queued before it (asyncio cancels the yielded future and wakes from its done callback)", async () => {
+    const log: string[] = [];
+    await onVirtualLoop(async () => {
+      const a = createTask(async () => {
+        currentTask()!.cancel("self");
+        log.push("a cancelled itself");
+        try {
+          await sleep(0);
+          log.push("a resumed");
+        } catch (e) {
+          log.push(`a caught ${(e as Error).name} '${(e as Error).message}'`);
+        }
+      });
+      const b = createTask(async () => {
+        log.push("b step 1");
+      });
+      await a;
+      await b;
+    });
+    // CPython 3.13 prints the same three lines in this order.
+    expect(log).toEqual(["a cancelled itself", "b step 1", "a caught CancelledError 'self'"]);
+  });
+
+  for (const [how, wait] of [
+    ["await f", (f: Future<number>) => f],
+    ["await Promise.all([f, sleep(10)])", (f: Future<number>) => Promise.all([f, sleep(10)])],
+  ] as const) {
+    it(`in a later step too, for a pending future (${how}): a callback the task queued before its cancel runs first`, async () => {
+      const log: string[] = [];
+      await onVirtualLoop(async () => {
+        const f = new Future<number>();
+        const a = createTask(async () => {
+          await sleep(0);
+          getRunningLoop().callSoon(() => log.push("callback queued by a"));
+          currentTask()!.cancel();
+          try {
+            await wait(f);
+            log.push("a resumed");
+          } catch (e) {
+            log.push(`a caught ${(e as Error).name}`);
+          }
+        });
+        await a;
+        expect(f.cancelled()).toBe(true);
+      });
+      // asyncio: the task cancels the future it yields and wakes from its done callback,
+      // queued behind the callback (CPython 3.13, with `await f`).
+      expect(log).toEqual(["callback queued by a", "a caught CancelledError"]);
+    });
+  }
+});
