@@ -1410,8 +1410,10 @@ describe("combinators nested in each other, under cancels at microtask offsets",
 describe("work done at the same moment as the deadline", () => {
   for (const putFirst of [true, false]) {
     const order = putFirst ? "the put's timer first" : "the deadline's timer first";
-    // waitFor (documented): a wait done at the same moment as the deadline counts as done in time.
-    it(`waitFor(q.get(), 10), an item put at 10 (${order}): returns it`, async () => {
+    // waitFor over a Future: the deadline cancels it in its own callback, as asyncio's timeout
+    // cancels the caller there. A put whose timer fires first hands the item over in time; one
+    // whose timer fires after finds no getter, and the item stays queued.
+    it(`waitFor(q.get(), 10), an item put at 10 (${order}): ${putFirst ? "returns it" : "TimeoutError, the item stays queued"}`, async () => {
       await vrun(async () => {
         const loop = getRunningLoop();
         const q = new Queue<string>();
@@ -1419,8 +1421,13 @@ describe("work done at the same moment as the deadline", () => {
         const t = createTask(() => waitFor(q.get(), 10));
         await sleep(0);
         if (!putFirst) loop.callLater(10, () => q.putNowait("a"));
-        expect(await t).toBe("a");
-        expect(q.qsize()).toBe(0);
+        if (putFirst) {
+          expect(await t).toBe("a");
+          expect(q.qsize()).toBe(0);
+        } else {
+          await expect(t).rejects.toBeInstanceOf(TimeoutError);
+          expect(q.getNowait()).toBe("a");
+        }
       });
     });
     // Over a function, the task it runs is not done yet when the deadline's stop comes (its

@@ -199,21 +199,28 @@ export function allDone(futures: readonly FutureLike<unknown>[], loop: EventLoop
  */
 export async function cancelAndWait(futures: readonly FutureLike<unknown>[], loop: EventLoop): Promise<void> {
   const pending = futures.filter((f) => !f.done());
+  if (pending.length === 0) return;
+  // Their done callbacks, registered first, say when they are done (asyncio's
+  // `_cancel_and_wait`): a loop turn later even when the cancel ends them at once.
+  const first = allDone(pending, loop);
   for (const f of pending) f.cancel();
-  await waitDone(pending, loop);
+  await waitDone(pending, loop, first);
 }
 
 /**
  * Waits until every future in `futures` is done, so none outlives the caller. A cancel of
  * the caller during the wait does not cut it short (as asyncio's TaskGroup keeps waiting
  * for its children): the wait goes on, and the `CancelledError` is thrown once every future
- * is done. The futures are not cancelled again: that would interrupt their cleanup.
+ * is done. The futures are not cancelled again: that would interrupt their cleanup. `first`,
+ * an `allDone` of theirs made earlier, is awaited first, even if they are all done by now.
  */
-export async function waitDone(futures: readonly FutureLike<unknown>[], loop: EventLoop): Promise<void> {
+export async function waitDone(futures: readonly FutureLike<unknown>[], loop: EventLoop, first?: Future<void>): Promise<void> {
   let pending = futures.filter((f) => !f.done());
   let interrupted: { error: unknown } | undefined;
-  while (pending.length > 0) {
-    const waiter = allDone(pending, loop);
+  let next = first;
+  while (next !== undefined || pending.length > 0) {
+    const waiter = next ?? allDone(pending, loop);
+    next = undefined;
     try {
       await waiter;
     } catch (error) {

@@ -15,9 +15,12 @@ import { cancelAndWait, collect, thrownBy, toFutures } from "./awaitables.js";
  * deadline is set before it starts (asyncio enters the timeout first), so its own timer due
  * at the same moment fires after the deadline, and the deadline cancels it in its own
  * callback, so its cleanup goes before tasks woken by timers due at that moment and set
- * after it; a Future or promise already running that
- * settles at the same moment as the deadline gives its value (asyncio raises `TimeoutError`
- * there and drops it).
+ * after it. A Future or Task passed in is cancelled in the deadline's callback too; one
+ * settled before it (by a timer due at the same moment that fired first) gives its value,
+ * as does a promise that settles by the microtask after the deadline (asyncio raises
+ * `TimeoutError` in both cases: its deadline cancels the waiting task, which had not
+ * resumed yet). With a timeout `<= 0`, a pending `aw` is cancelled and waited for through its
+ * done callback, a loop turn later, as asyncio's.
  *
  * `timeout` `null` (or `Infinity`) means no deadline; `<= 0` means "only if already done":
  * a pending `aw` is cancelled at once (a function passed in never starts).
@@ -81,7 +84,7 @@ export function waitFor<T>(aw: AwaitableLike<T>, timeout: number | null, options
   // timer of the function's own due at the same moment fires after it.
   const deadline = typeof aw === "function" && timeout !== null && timeout > 0 && timeout !== Infinity ? new Deadline(getEventLoop(), timeout) : undefined;
   const { loop, unique } = toFutures([aw], "waitFor", timeout === null || timeout > 0, true);
-  return waitForFuture(unique[0]!, loop, timeout ?? null, signal, deadline);
+  return waitForFuture(unique[0]!, loop, timeout ?? null, signal, deadline, isFuture(aw));
 }
 
 /** A waitFor deadline set before its work starts; what it stops is given once the work runs. */
@@ -99,7 +102,8 @@ async function waitForFuture<T>(
   loop: EventLoop,
   timeout: number | null,
   signal: AbortSignal | undefined,
-  deadline?: Deadline,
+  deadline: Deadline | undefined,
+  isOwnFuture: boolean,
 ): Promise<T> {
   if (timeout === null && signal === undefined) return await fut;
   if (timeout !== null && timeout <= 0) return settledOr(fut, loop, timeoutError);
@@ -118,8 +122,8 @@ async function waitForFuture<T>(
   };
   const stop = (why: "deadline" | "signal") => {
     // One microtask later: a plain promise that was already settled (an uncontended acquire)
-    // has settled `fut` by then, and done at the same moment as the deadline still counts as
-    // done in time.
+    // has settled `fut`, its wrapper, by then, and done at the same moment as the deadline
+    // still counts as done in time.
     void SETTLED.then(() => cancelNow(why));
   };
   let handle: Handle | undefined;
@@ -129,7 +133,11 @@ async function waitForFuture<T>(
     // moment that fire after it.
     deadline.stop = cancelNow;
     handle = deadline.handle;
-  } else if (timeout !== null && timeout !== Infinity) handle = loop.callLater(timeout, stop, "deadline");
+  } else if (timeout !== null && timeout !== Infinity) {
+    // So is a Future or Task passed in (there is no wrapper to wait for): a hand-over it made
+    // before is its result, one it makes later in that iteration never happens.
+    handle = loop.callLater(timeout, isOwnFuture ? cancelNow : stop, "deadline");
+  }
   const unlink = signal === undefined ? undefined : whenAborted(signal, () => stop("signal"));
   try {
     return await fut;

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { CancelledError, TimeoutError } from "@aiots/core";
 import { Future, createTask, currentTask, sleep } from "@aiots/future";
 import { shield, wait, waitFor } from "@aiots/flow";
+import { getRunningLoop } from "@aiots/loop";
 import { runV, now } from "./helpers.js";
 
 
@@ -194,5 +195,40 @@ describe("waitFor in plain async code, on the default loop", () => {
     await caller.catch(() => undefined);
     expect(started).toBe(true);
     expect(caller.cancelled()).toBe(true);
+  });
+});
+
+describe("waitFor over a Future or Task passed in: when the deadline acts (CPython 3.13 order)", () => {
+  it("the deadline cancels it in its own callback: a timer due at the same moment and set after it fires after the caller has its TimeoutError", async () => {
+    const log: string[] = [];
+    await runV(async () => {
+      const inner = createTask(async () => {
+        await sleep(1);
+        log.push("inner: slept 1");
+      });
+      try {
+        await waitFor(shield(inner), 1);
+      } catch (e) {
+        log.push(`waitFor threw ${(e as Error).name}; inner done: ${inner.done()}`);
+      }
+      await inner;
+    });
+    expect(log).toEqual(["waitFor threw TimeoutError; inner done: false", "inner: slept 1"]);
+  });
+
+  it("waitFor(pending, 0) cancels it and learns that from its done callback, a loop turn later: callbacks queued before run first", async () => {
+    const log: string[] = [];
+    await runV(async () => {
+      const loop = getRunningLoop();
+      const f = new Future<number>(loop);
+      loop.callSoon(() => log.push("callback queued before waitFor(f, 0)"));
+      try {
+        await waitFor(f, 0);
+      } catch (e) {
+        log.push(`waitFor(f, 0) threw ${(e as Error).name}`);
+      }
+      expect(f.cancelled()).toBe(true);
+    });
+    expect(log).toEqual(["callback queued before waitFor(f, 0)", "waitFor(f, 0) threw TimeoutError"]);
   });
 });
