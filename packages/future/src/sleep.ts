@@ -7,7 +7,9 @@ import { callSoonOne } from "./schedule.js";
 /**
  * A future that resolves to `value` after `ms` milliseconds (asyncio's `sleep`). `sleep(0)`
  * (or any delay <= 0) yields to the loop for one iteration; `Infinity` sleeps until
- * cancelled. Cancelling it (or the task awaiting it) drops its timer at once.
+ * cancelled. Cancelling it (or the task awaiting it) drops its timer at once, except that a
+ * task waiting in `sleep(0)` (asyncio's bare yield) takes a `cancel()` where its wake-up
+ * stands in the loop's ready queue, with the latest cancel's message.
  *
  * @param options.signal aborting it rejects the sleep with the signal's reason.
  * @throws TypeError if `ms` is not a number; RangeError if it is `NaN`.
@@ -42,6 +44,7 @@ export function sleep<T>(ms: number, value?: T, options?: WaitOptions): Future<T
           : loop.callLater(ms, wake<T>, future, value as T);
     // The handle itself is the cancel hook: no closure per sleep.
     future._onCancel = handle;
+    if (ms <= 0) bareYields.add(future);
   }
   if (signal !== undefined) {
     // An abort rejects the sleep; once it settles, however it settles, the listener goes
@@ -50,6 +53,18 @@ export function sleep<T>(ms: number, value?: T, options?: WaitOptions): Future<T
     if (handle !== undefined) onSettle(future, () => handle.cancel());
   }
   return future;
+}
+
+/** The `sleep(0)`s (any delay <= 0): asyncio's bare yield, see `isBareYield`. */
+const bareYields = new WeakSet<object>();
+
+/**
+ * Whether `future` is a `sleep(0)` not yet run: asyncio's bare yield, which has no future a
+ * task's `cancel()` could cancel. The cancel waits for it (`_must_cancel`), and its wake-up,
+ * at its place in the ready queue, throws `CancelledError` with the latest cancel's message.
+ */
+export function isBareYield(future: object): boolean {
+  return bareYields.has(future);
 }
 
 function wakeEmpty(future: Future<unknown>): void {

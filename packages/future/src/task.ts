@@ -7,6 +7,7 @@ import { Future, preview } from "./future.js";
 import { deliverHeld, isHolder } from "./held.js";
 import { registerTask, unregisterTask } from "./registry.js";
 import { callSoonOne, cancelledAtAwait, firstSteps } from "./schedule.js";
+import { isBareYield } from "./sleep.js";
 import { checkTaskOptions, finished, reasonMessage, runFunction } from "./task-start.js";
 
 let taskCounter = 0;
@@ -524,6 +525,8 @@ const describing = new Set<object>();
  * once the task is done, as asyncio's awaiting task gets the cancellation.
  */
 function interrupts(future: Future<unknown>, msg: string | undefined): boolean {
+  // A `sleep(0)` is not cancelled: its wake-up delivers the cancel (see `isBareYield`).
+  if (!future.done() && isBareYield(future)) return false;
   if (!future.cancel(msg)) return false;
   return !(future instanceof Task) || future.done() || !future._mustCancel;
 }

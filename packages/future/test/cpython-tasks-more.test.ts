@@ -444,3 +444,63 @@ describe("a cancel asked for while nothing could be interrupted, landing at the 
     });
   }
 });
+
+describe("a cancel of a task waiting in sleep(0), asyncio's bare yield", () => {
+  it("is thrown where its sleep(0) wake-up stood in the ready queue, before callbacks queued after it (CPython 3.13 order)", async () => {
+    const log: string[] = [];
+    await onVirtualLoop(async () => {
+      const a = createTask(async () => {
+        try {
+          await sleep(0);
+          log.push("A resumed");
+        } catch (e) {
+          log.push(`A got ${(e as Error).name}`);
+        }
+      });
+      await sleep(0); // A waits in sleep(0) now, its wake-up queued
+      getRunningLoop().callSoon(() => log.push("Y: callback queued before the cancel"));
+      expect(a.cancel()).toBe(true);
+      await sleep(0);
+      await sleep(0);
+    });
+    expect(log).toEqual(["A got CancelledError", "Y: callback queued before the cancel"]);
+  });
+
+  it("carries the latest cancel's message, as asyncio's _must_cancel does (a sleep(0) has no future that keeps the first)", async () => {
+    let seen: unknown;
+    await onVirtualLoop(async () => {
+      const a = createTask(async () => {
+        try {
+          await sleep(0);
+        } catch (e) {
+          seen = e;
+        }
+      });
+      await sleep(0);
+      a.cancel("first");
+      a.cancel("second");
+      await a;
+      expect(a.cancelling()).toBe(2);
+    });
+    expect(seen).toBeInstanceOf(CancelledError);
+    expect((seen as CancelledError).message).toBe("second");
+  });
+
+  it("a sleep with a delay still keeps the first message, as asyncio's cancelled future does", async () => {
+    let seen: unknown;
+    await onVirtualLoop(async () => {
+      const a = createTask(async () => {
+        try {
+          await sleep(10);
+        } catch (e) {
+          seen = e;
+        }
+      });
+      await sleep(0);
+      a.cancel("first");
+      a.cancel("second");
+      await a;
+    });
+    expect((seen as CancelledError).message).toBe("first");
+  });
+});
