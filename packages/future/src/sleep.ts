@@ -55,7 +55,7 @@ export function sleep<T>(ms: number, value?: T, options?: WaitOptions): Future<T
   return future;
 }
 
-/** The `sleep(0)`s (any delay <= 0): asyncio's bare yield, see `isBareYield`. */
+/** The `sleep(0)`s (a delay <= 0): asyncio's bare yield, see `isBareYield`. */
 const bareYields = new WeakSet<object>();
 
 /**
