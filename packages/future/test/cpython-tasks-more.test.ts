@@ -466,12 +466,14 @@ describe("a cancel of a task waiting in sleep(0), asyncio's bare yield", () => {
     expect(log).toEqual(["A got CancelledError", "Y: callback queued before the cancel"]);
   });
 
-  it("carries the latest cancel's message, as asyncio's _must_cancel does (a sleep(0) has no future that keeps the first)", async () => {
+  /** A task sleeping `delay` ms, cancelled twice ("first", then "second"): what it caught, and its count. */
+  async function cancelledTwiceWhileSleeping(delay: number): Promise<{ seen: unknown; cancelling: number }> {
     let seen: unknown;
+    let cancelling = 0;
     await onVirtualLoop(async () => {
       const a = createTask(async () => {
         try {
-          await sleep(0);
+          await sleep(delay);
         } catch (e) {
           seen = e;
         }
@@ -480,27 +482,20 @@ describe("a cancel of a task waiting in sleep(0), asyncio's bare yield", () => {
       a.cancel("first");
       a.cancel("second");
       await a;
-      expect(a.cancelling()).toBe(2);
+      cancelling = a.cancelling();
     });
+    return { seen, cancelling };
+  }
+
+  it("carries the latest cancel's message, as asyncio's _must_cancel does (a sleep(0) has no future that keeps the first)", async () => {
+    const { seen, cancelling } = await cancelledTwiceWhileSleeping(0);
+    expect(cancelling).toBe(2);
     expect(seen).toBeInstanceOf(CancelledError);
     expect((seen as CancelledError).message).toBe("second");
   });
 
   it("a sleep with a delay still keeps the first message, as asyncio's cancelled future does", async () => {
-    let seen: unknown;
-    await onVirtualLoop(async () => {
-      const a = createTask(async () => {
-        try {
-          await sleep(10);
-        } catch (e) {
-          seen = e;
-        }
-      });
-      await sleep(0);
-      a.cancel("first");
-      a.cancel("second");
-      await a;
-    });
+    const { seen } = await cancelledTwiceWhileSleeping(10);
     expect((seen as CancelledError).message).toBe("first");
   });
 });

@@ -321,7 +321,15 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   /** @internal */
   _scheduleIteration(): void {
     this._iterationScheduled = true;
-    setImmediate(this._iterate);
+    this._hostTurn(this._iterate);
+  }
+
+  /**
+   * @internal Runs `fn` in a host macrotask: the global `setImmediate`, read at each call, so
+   * fake timers that replace it drive this loop (a `VirtualTimeLoop` takes its own).
+   */
+  _hostTurn(fn: () => void): void {
+    setImmediate(fn);
   }
 
   /**

@@ -98,7 +98,7 @@ export class VirtualTimeLoop extends EventLoop {
   /** @internal Waits host macrotasks until the ready queue stays empty. */
   async _settle(): Promise<void> {
     for (let i = 0; i < MAX_SETTLE_ROUNDS; i++) {
-      await new Promise<void>((resolve) => hostImmediate(resolve));
+      await new Promise<void>((resolve) => this._hostTurn(resolve));
       if (!this._hasReady() && !this._iterationScheduled) return;
     }
   }
@@ -110,13 +110,12 @@ export class VirtualTimeLoop extends EventLoop {
     // A timer at Infinity never fires: with nothing else to do, the loop simply waits.
     if (next === undefined || next._when === Infinity) return;
     this._jumpScheduled = true;
-    hostImmediate(this._jump);
+    this._hostTurn(this._jump);
   }
 
-  /** @internal Its iterations are host macrotasks that fake timers do not replace. */
-  override _scheduleIteration(): void {
-    this._iterationScheduled = true;
-    hostImmediate(this._iterate);
+  /** @internal Its host macrotasks (iterations, jumps, settling) come from `node:timers`, which fake timers do not replace. */
+  override _hostTurn(fn: () => void): void {
+    hostImmediate(fn);
   }
 
   /** @internal */
