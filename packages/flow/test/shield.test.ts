@@ -163,3 +163,31 @@ describe("input", () => {
     expect(() => shield(null as unknown as Future<number>)).toThrow(TypeError);
   });
 });
+
+describe("ordering against other tasks", () => {
+  it("a task awaiting a shielded task resumes before one whose wait(timeout: 0) was made in the same iteration", async () => {
+    // CPython 3.13 logs the same: the shield's done callback is queued before the wait's
+    // 0-delay timer is collected, so the shielded awaiter goes first.
+    const log: string[] = [];
+    await runV(async () => {
+      const t0 = createTask(async () => {
+        const inner = createTask(async () => {
+          await sleep(1);
+          log.push("inner done");
+        });
+        await shield(inner);
+        log.push("t0: shield(inner) returned");
+      });
+      const t1 = createTask(async () => {
+        await sleep(1);
+        const child = createTask(() => sleep(1));
+        const { done } = await wait([child], { timeout: 0 });
+        log.push(`t1: wait returned, done ${done.size}`);
+        child.cancel();
+      });
+      await t0;
+      await t1;
+    });
+    expect(log).toEqual(["inner done", "t0: shield(inner) returned", "t1: wait returned, done 0"]);
+  });
+});

@@ -5,7 +5,7 @@ import { debugTracker } from "./debug.js";
 import { holdWake, holderRunsNow, holding, isHolder, queueHeld } from "./held.js";
 import { awaitTrackerHere, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
 import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf, resumptions, shareHandOver } from "./reaction.js";
-import { AT_ONCE, FROM_READY_QUEUE, atBatchEnd, callSoonOne, cancelledAtAwait, resumesLater, wakesAnother } from "./schedule.js";
+import { AT_ONCE, FROM_READY_QUEUE, NEXT_TURN, atBatchEnd, callNextTurn, callSoonOne, cancelledAtAwait, resumesLater, wakesAnother } from "./schedule.js";
 import type { AwaitTracker, Fireable, State } from "./reaction.js";
 
 export type { AwaitTracker } from "./reaction.js";
@@ -313,6 +313,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     const how = resumesLater(loop, this);
     if (how !== AT_ONCE && !runsInline(this)) {
       if (how === FROM_READY_QUEUE) callSoonOne(loop!, queueReactionsOf, this as Future<unknown>);
+      else if (how === NEXT_TURN) callNextTurn(loop!, queueReactionsOf, this as Future<unknown>);
       else atBatchEnd(loop!, deliverAfterBatch, this as Future<unknown>);
       return;
     }
@@ -472,7 +473,7 @@ installAwaitHook(Future.prototype);
  */
 function deliverAfterBatch(future: Future<unknown>): void {
   const loop = future.getLoop();
-  if (wakesAnother(future) && !loop.isClosed()) callSoonOne(loop, queueReactionsOf, future);
+  if (wakesAnother(future) && !loop.isClosed()) callNextTurn(loop, queueReactionsOf, future);
   else future._queueReactionsNow();
 }
 

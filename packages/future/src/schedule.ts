@@ -13,6 +13,8 @@ interface LoopInternals {
   _inBatch?(): boolean;
   /** Calls `deliver(arg)` once the batch being run has run. */
   _atBatchEnd?(deliver: (arg: never) => void, arg: unknown): void;
+  /** Schedules a one-argument callback as the next step of this iteration (see `callNextTurn`). */
+  _callNextTurn?(cb: (arg: never) => unknown, arg: unknown): Handle;
   /** The task whose first step the batch stopped for, while it waits to go on. */
   _pausedFor?: unknown;
 }
@@ -21,6 +23,17 @@ interface LoopInternals {
 export function callSoonOne<A>(loop: EventLoop, cb: (arg: A) => unknown, arg: A): Handle {
   const fast = (loop as LoopInternals)._callSoonOne;
   return fast !== undefined ? fast.call(loop, cb as (arg: never) => unknown, arg) : loop.callSoon(cb, arg);
+}
+
+/**
+ * `cb(arg)` as the next step of this loop iteration, once the code going on now has
+ * reached a real wait: how a task woken together with another one that goes on now resumes
+ * (asyncio runs their steps one after the other in one iteration). A loop without the
+ * means (a user's own) takes it as `callSoon`.
+ */
+export function callNextTurn<A>(loop: EventLoop, cb: (arg: A) => unknown, arg: A): Handle {
+  const next = (loop as LoopInternals)._callNextTurn;
+  return next !== undefined ? next.call(loop, cb as (arg: never) => unknown, arg) : callSoonOne(loop, cb, arg);
 }
 
 /** `deliver(arg)` once `loop`'s current batch has run (only when `resumesLater` said `AFTER_BATCH`). */
@@ -43,13 +56,15 @@ export const firstSteps = { depth: 0 };
 export const AT_ONCE = 0;
 export const FROM_READY_QUEUE = 1;
 export const AFTER_BATCH = 2;
+export const NEXT_TURN = 3;
 
 /**
  * How the awaiters of a future that settles now resume: from `loop`'s ready queue rather
  * than in a microtask when callbacks are queued there already (asyncio would run them
- * first), while a task's first step runs (asyncio goes on with that step before it), or when
- * the wake-up of another task than the one `settling` wakes waits in the batch already
- * (asyncio runs each woken task as a step of its own, one after the other); in a microtask
+ * first), or while a task's first step runs (asyncio goes on with that step before it); in
+ * the next step of this iteration when the wake-up of another task than the one `settling`
+ * wakes waits in the batch already (asyncio runs each woken task as a step of its own, one
+ * after the other, see `callNextTurn`); in a microtask
  * once the loop's current batch has run, when callbacks of that batch are left (asyncio runs
  * them first); else in a microtask now. A wake-up that stands for the task's own step (see
  * `stepInPlace`), one of the task whose first step the batch stopped for (see
@@ -59,7 +74,8 @@ export function resumesLater(loop: EventLoop | undefined, settling: { _wakes(): 
   if (loop === undefined || stepInPlace.on) return AT_ONCE;
   const internals = loop as LoopInternals;
   let how: number;
-  if (firstSteps.depth > 0 || wakesAnother(settling)) how = FROM_READY_QUEUE;
+  if (firstSteps.depth > 0) how = FROM_READY_QUEUE;
+  else if (wakesAnother(settling)) how = NEXT_TURN;
   else if (internals._hasReady?.() === true) how = goesOnWithStep(internals, settling) ? AT_ONCE : FROM_READY_QUEUE;
   else if (internals._inBatch?.() === true) how = AFTER_BATCH;
   else return AT_ONCE;

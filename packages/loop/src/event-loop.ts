@@ -56,6 +56,8 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   /** @internal */ _batchAt = 0;
   /** @internal Deliveries to make once the batch has run (see `_atBatchEnd`): callback, argument, ... */
   _atEnd: unknown[] = [];
+  /** @internal True while they are made. */
+  _deliveringAtEnd = false;
   /** @internal */ readonly _timers = new Timers();
   /** @internal */ _iterationScheduled = false;
   /** @internal */ _inIteration = false;
@@ -98,6 +100,32 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   _callSoonOne<A>(cb: (arg: A) => unknown, arg: A): CallbackHandle {
     this._checkOpen();
     return this._pushReady(new CallbackHandle(cb as Callback, ONE_ARG, arg));
+  }
+
+  /**
+   * @internal `cb(arg)` as the next step of this iteration: in the next host turn (once the
+   * code going on in microtasks now has reached a real wait), ahead of the ready queue and
+   * without collecting timers, as the rest of a batch that stopped early. How a task woken
+   * together with one that goes on now resumes: asyncio runs both steps in one iteration,
+   * one after the other, and timers made in the first are due only in the next. With
+   * callbacks already queued (they came before it), or with callbacks of the batch left, it
+   * goes to the ready queue as `callSoon` does; but not from the deliveries made at the end of a batch
+   * (see `_atBatchEnd`): those wake-ups were made before anything was queued.
+   */
+  _callNextTurn<A>(cb: (arg: A) => unknown, arg: A): CallbackHandle {
+    const batch = this._batch;
+    if ((batch !== undefined && this._batchAt < batch.length) || (this._ready.length > 0 && !this._deliveringAtEnd)) return this._callSoonOne(cb, arg);
+    this._checkOpen();
+    const handle = new CallbackHandle(cb as Callback, ONE_ARG, arg);
+    if (this._debug) recordSource(handle);
+    const rest = this._paused;
+    if (rest !== undefined) rest.push(handle);
+    else {
+      this._paused = [handle];
+      this._pausedAt = 0;
+      this._wakeSoon();
+    }
+    return handle;
   }
 
   /** @internal */
@@ -417,7 +445,12 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   _deliverAtEnd(): void {
     const list = this._atEnd;
     this._atEnd = [];
-    for (let i = 0; i < list.length; i += 2) (list[i] as (arg: unknown) => void)(list[i + 1]);
+    this._deliveringAtEnd = true;
+    try {
+      for (let i = 0; i < list.length; i += 2) (list[i] as (arg: unknown) => void)(list[i + 1]);
+    } finally {
+      this._deliveringAtEnd = false;
+    }
   }
 
   /** @internal Whether callbacks wait to run: in the ready queue, or the rest of a batch that stopped early. */

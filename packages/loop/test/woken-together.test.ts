@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { isCancelledError } from "@aiots/core";
+import { createTask, sleep } from "@aiots/future";
+import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
+
+/*
+ * Tasks woken in one iteration (by timers due together, or by cancels one callback makes)
+ * take their steps one after the other at the start of the next, as asyncio's do: what the
+ * steps schedule comes after both steps, and a timer a step makes is due in the iteration
+ * after. Each expected log is what CPython 3.13 logs for the same program.
+ */
+describe("tasks woken together", () => {
+  it("a 0-delay timer made in the first step fires after a callback the second step queued", async () => {
+    const log: string[] = [];
+    await run(
+      async () => {
+        const loop = getRunningLoop();
+        const first = createTask(async () => {
+          await sleep(1);
+          log.push("first woke");
+          loop.callLater(0, () => log.push("timer made by first"));
+        });
+        const second = createTask(async () => {
+          await sleep(1);
+          log.push("second woke");
+          loop.callSoon(() => log.push("callback queued by second"));
+        });
+        await first;
+        await second;
+        await sleep(5);
+      },
+      { loop: new VirtualTimeLoop() },
+    );
+    expect(log).toEqual(["first woke", "second woke", "callback queued by second", "timer made by first"]);
+  });
+
+  it("two tasks cancelled by one callback both resume before a callback queued after the cancels", async () => {
+    const log: string[] = [];
+    const sleeper = (name: string) => async () => {
+      try {
+        await sleep(10);
+        log.push(`${name} woke`);
+      } catch (e) {
+        if (!isCancelledError(e)) throw e;
+        log.push(`${name} cancelled`);
+      }
+    };
+    await run(
+      async () => {
+        const loop = getRunningLoop();
+        const t1 = createTask(sleeper("t1"));
+        const t2 = createTask(sleeper("t2"));
+        await sleep(0);
+        loop.callSoon(() => {
+          t1.cancel();
+          t2.cancel();
+        });
+        loop.callSoon(() => loop.callSoon(() => log.push("queued after the cancels")));
+        await t1;
+        await t2;
+        await sleep(5);
+      },
+      { loop: new VirtualTimeLoop() },
+    );
+    expect(log).toEqual(["t1 cancelled", "t2 cancelled", "queued after the cancels"]);
+  });
+});
