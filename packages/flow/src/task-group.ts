@@ -167,10 +167,14 @@ export class TaskGroup {
     if (failed && !isCancelledError(error)) errors.push(error);
     if (errors.length > 0) {
       // A cancel from outside is still pending: re-request it (the count stays the same) so
-      // that it is not lost behind the ExceptionGroup and surfaces at the next await.
+      // that it is not lost behind the ExceptionGroup. It is the task's own request, as in
+      // asyncio: it surfaces at the next await, or ends the task cancelled if its function
+      // returns first.
       if (parent.cancelling() > 0) {
         parent.uncancel();
-        parent.cancel();
+        const own = (parent as { _cancelOwn?: () => boolean })._cancelOwn;
+        if (own !== undefined) own.call(parent);
+        else parent.cancel();
       }
       throw new ExceptionGroup("unhandled errors in a TaskGroup", errors);
     }

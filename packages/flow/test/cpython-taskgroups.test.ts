@@ -246,19 +246,25 @@ describe("context and lifecycle (test_taskgroups.py)", () => {
 });
 
 describe("an outside cancel that a failing group re-requests", () => {
+  /** A group whose child fails at once, its body running `body` meanwhile; logs what it throws. */
+  async function failingGroup(log: string[], body: () => Promise<void> = async () => {}): Promise<void> {
+    try {
+      await taskGroup(async (tg) => {
+        tg.createTask(async () => {
+          throw new MyError("boom");
+        });
+        await body();
+      });
+    } catch (e) {
+      log.push(`t0: taskGroup threw ${(e as Error).constructor.name}`);
+    }
+  }
+
   it("lands at the parent's next await after the callbacks already queued: a task created just before it runs its first step first (CPython 3.13 order)", async () => {
     const log: string[] = [];
     await runV(async () => {
       const t0 = createTask(async () => {
-        try {
-          await taskGroup(async (tg) => {
-            tg.createTask(async () => {
-              throw new MyError("boom");
-            });
-          });
-        } catch (e) {
-          log.push(`t0: taskGroup threw ${(e as Error).constructor.name}`);
-        }
+        await failingGroup(log);
         createTask(async () => {
           log.push("other task: first step");
         });
@@ -283,5 +289,27 @@ describe("an outside cancel that a failing group re-requests", () => {
       "t0: sleep(0) threw CancelledError",
       "t0 ended: result value",
     ]);
+  });
+
+  it("ends the parent cancelled if its function catches the ExceptionGroup and returns before another await (CPython 3.13)", async () => {
+    const log: string[] = [];
+    await runV(async () => {
+      const t0 = createTask(async () => {
+        await failingGroup(log, async () => {
+          await sleep(0);
+          await sleep(10);
+        });
+        log.push(`t0: cancelling ${currentTask()!.cancelling()}`);
+        return "value";
+      });
+      await sleep(0);
+      t0.cancel();
+      try {
+        log.push(`t0 returned ${await t0}`);
+      } catch (e) {
+        log.push(`t0 threw ${(e as Error).name}, cancelled ${t0.cancelled()}`);
+      }
+    });
+    expect(log).toEqual(["t0: taskGroup threw ExceptionGroup", "t0: cancelling 1", "t0 threw CancelledError, cancelled true"]);
   });
 });

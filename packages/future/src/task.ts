@@ -166,6 +166,17 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     return true;
   }
 
+  /**
+   * @internal A cancel the task's own code makes of it on its way back to the function (a
+   * TaskGroup re-requesting an outside cancel as it throws): as asyncio's `_must_cancel`, it
+   * lands at the task's next wait, or, if the function returns first, ends the task cancelled.
+   */
+  _cancelOwn(msg?: string): boolean {
+    const requested = this.cancel(msg);
+    if (requested && this._mustCancel) this._mustCancelOwn = true;
+    return requested;
+  }
+
   /** How many cancellation requests are pending (asyncio 3.11+). */
   cancelling(): number {
     return this._numCancelsRequested;
@@ -400,8 +411,9 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       return;
     }
     if (this._mustCancel && this._mustCancelOwn) {
-      // Cancelled during its first step, which then returned before any aiots await: as
-      // asyncio's step, which cancels a task whose coroutine stops with `_must_cancel` set.
+      // Cancelled during its first step (or by its own code, see `_cancelOwn`), which then
+      // returned before any aiots await: as asyncio's step, which cancels a task whose
+      // coroutine stops with `_must_cancel` set.
       this._finishCancelled(new CancelledError(this._cancelMessage));
       return;
     }
