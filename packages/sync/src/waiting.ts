@@ -1,5 +1,5 @@
 import type { EventLoop, FutureLike } from "@aiots/core";
-import { WaiterQueue, linkAbort, onDropped, settleInPlace } from "@aiots/core/internal";
+import { WaiterQueue, linkAbort, markResumption, onDropped, settleInPlace } from "@aiots/core/internal";
 import { getEventLoop } from "@aiots/loop";
 
 /**
@@ -86,13 +86,16 @@ export class Turns {
   readonly _turnOf = new WeakMap<object, Promise<true>>();
   /** @internal The loop a turn is scheduled on; undefined while none is. */
   _loop: EventLoop | undefined = undefined;
-  /** @internal Lets the first waiter in line go, and schedules the next turn if any wait. */
-  readonly _next = (): void => {
-    // The turn stands for the woken party's own step: it goes on in this callback's place.
+  /**
+   * @internal Lets the first waiter in line go, and schedules the next turn if any wait. The
+   * turn stands for the woken party's own step: it goes on in this callback's place, and the
+   * loop lets it run on until it waits again before its next callback (a resumption).
+   */
+  readonly _next = markResumption((): void => {
     settleInPlace(wakeFirst, this._line, true);
     if (this._line.size > 0) this._loop!.callSoon(this._next);
     else this._loop = undefined;
-  };
+  });
 
   /** Whether woken waiters have turns that have not come yet. */
   busy(): boolean {

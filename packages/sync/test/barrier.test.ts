@@ -532,6 +532,25 @@ describe("Barrier release order", () => {
     });
   });
 
+  it("a released party's turn runs its code to its end before the callbacks queued after the turn (CPython 3.13 order)", async () => {
+    await virtual(async () => {
+      const barrier = new Barrier(2);
+      const log: string[] = [];
+      const a = createTask(async () => {
+        await barrier.wait();
+        log.push("a passed");
+      });
+      const b = createTask(async () => {
+        await barrier.wait();
+        log.push("b passed");
+        getRunningLoop().callSoon(() => log.push(`callback: a done ${a.done()}`));
+      });
+      await Promise.all([a, b]);
+      await sleep(1);
+      expect(log).toEqual(["b passed", "a passed", "callback: a done true"]);
+    });
+  });
+
   it("a released party leaves before the releaser's next loop step (its turn is taken when it is woken), so an abort after sleep(0) does not break it", async () => {
     await virtual(async () => {
       const barrier = new Barrier(2);
