@@ -60,7 +60,6 @@ export type GatherSettledResults<A extends readonly unknown[]> = { -readonly [K 
 export class GatheringFuture<T> extends Future<T> {
   /** @internal */ readonly _children: readonly Future<unknown>[];
   /** @internal */ _cancelRequested = false;
-  /** @internal */ _requestedMessage: string | undefined = undefined;
 
   /** @internal Use `gather`. */
   constructor(children: readonly Future<unknown>[], loop: EventLoop) {
@@ -81,21 +80,24 @@ export class GatheringFuture<T> extends Future<T> {
       // Even with returnExceptions, a cancelled gather must end cancelled, or the task that
       // awaits it would never see its own cancellation (CPython bpo-32684).
       this._cancelRequested = true;
-      this._requestedMessage = msg;
     }
     return cancelled;
   }
 
   /**
    * @internal Every child is done after a cancel: the gather ends cancelled with the
-   * `CancelledError` of the child that finished last, if that one ended cancelled (as
-   * asyncio; after two cancels the children carry the first one's message), else with the
-   * message of the latest cancel.
+   * `CancelledError` of `from` if that child ended cancelled (after two cancels the
+   * children carry the first one's message), else with one without a message (asyncio
+   * builds it from that child's own cancel message, which a child that caught its cancel
+   * and returned does not have). `from` is, as in asyncio, the first child to end
+   * cancelled, without `returnExceptions` (asyncio's gather ends with it at once), else the
+   * child of the last argument (asyncio's callback reads it from that one, whichever child
+   * finished last).
    */
-  _finishCancelled(last: Future<unknown>): void {
-    const thrown = last.cancelled() ? thrownBy(last) : undefined;
+  _finishCancelled(from: Future<unknown>): void {
+    const thrown = from.cancelled() ? thrownBy(from) : undefined;
     if (thrown === undefined) {
-      super.cancel(this._requestedMessage);
+      super.cancel();
       return;
     }
     this._cancelWith(thrown.error as CancelledError); // the child's own error
@@ -154,6 +156,9 @@ export function gather(aws: Iterable<AwaitableLike<unknown>>, options?: GatherOp
   const { loop, perItem, unique } = toFutures(items, "gather");
   const outer = new GatheringFuture<unknown[]>(unique, loop);
   let finished = 0;
+  // Without returnExceptions, the first child to end cancelled after a cancel of the gather,
+  // whose CancelledError asyncio's gather ends with at once.
+  let firstCancelled: Future<unknown> | undefined;
   const onChildDone = (child: Future<unknown>) => {
     finished++;
     if (outer.done()) {
@@ -172,10 +177,11 @@ export function gather(aws: Iterable<AwaitableLike<unknown>>, options?: GatherOp
         return;
       }
     }
+    if (!returnExceptions && firstCancelled === undefined && child.cancelled()) firstCancelled = child;
     if (finished < unique.length) return;
     if (outer._cancelRequested) {
       for (const c of unique) if (!c.cancelled()) c.exception();
-      outer._finishCancelled(child);
+      outer._finishCancelled(firstCancelled ?? perItem[perItem.length - 1]!);
       return;
     }
     const results = perItem.map((c) => {

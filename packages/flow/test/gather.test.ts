@@ -1,6 +1,6 @@
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { CancelledError } from "@aiots/core";
-import { Future, allTasks, createTask, sleep } from "@aiots/future";
+import { Future, allTasks, createTask, currentTask, sleep } from "@aiots/future";
 import { VirtualTimeLoop, getRunningLoop } from "@aiots/loop";
 import { gather, shield } from "@aiots/flow";
 import { runV } from "./helpers.js";
@@ -275,6 +275,70 @@ describe("cancelling the gather", () => {
       expect(child1!.done() || child2!.done()).toBe(false);
       child1!.setResult(1);
       child2!.setResult(2);
+    });
+  });
+});
+
+describe("the CancelledError of a cancelled gather (CPython 3.13 gives the same messages)", () => {
+  /** The message of the `CancelledError` that awaiting `g` throws. */
+  async function messageOf(g: PromiseLike<unknown>): Promise<string> {
+    try {
+      await g;
+    } catch (e) {
+      expect(e).toBeInstanceOf(CancelledError);
+      return (e as Error).message;
+    }
+    throw new Error("the gather was not cancelled");
+  }
+  const sleeper = () => sleep(10_000);
+
+  it("has no message when no child ended cancelled (each caught the cancel and returned)", async () => {
+    await runV(async () => {
+      const catcher = async () => {
+        try {
+          await sleep(10_000);
+        } catch {
+          return 1;
+        }
+      };
+      const g = gather([catcher, catcher], { returnExceptions: true });
+      await sleep(0);
+      g.cancel("m");
+      expect(await messageOf(g)).toBe("");
+    });
+  });
+
+  it("with returnExceptions, is the one of the last argument's child, whichever finished last", async () => {
+    await runV(async () => {
+      const selfCancel = async () => {
+        currentTask()!.cancel("self");
+        await sleep(0);
+      };
+      const g = gather([sleeper, selfCancel], { returnExceptions: true });
+      await sleep(0);
+      await sleep(0);
+      g.cancel();
+      expect(await messageOf(g)).toBe("self");
+    });
+  });
+
+  it("without returnExceptions, is the one of the first child to end cancelled, not of the last", async () => {
+    await runV(async () => {
+      const slow = createTask(async () => {
+        try {
+          await sleep(10_000);
+        } catch (e) {
+          await sleep(1);
+          throw e;
+        }
+      });
+      const g = gather([slow, sleeper]);
+      await sleep(0);
+      g.cancel("m1");
+      await sleep(0.5);
+      slow.cancel("m2");
+      expect(await messageOf(g)).toBe("m1");
+      expect(await messageOf(slow)).toBe("m2");
     });
   });
 });
