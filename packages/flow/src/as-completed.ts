@@ -1,8 +1,8 @@
 import { TimeoutError, isCancelledError } from "@aiots/core";
-import type { AwaitableLike, EventLoop, Handle } from "@aiots/core";
+import type { AwaitableLike, CancelledError, EventLoop, Handle } from "@aiots/core";
 import { Deque, WaiterQueue, checkTimeout } from "@aiots/core/internal";
 import { Future } from "@aiots/future";
-import { collect, copyOutcome, toFutures, waitDone } from "./awaitables.js";
+import { collect, copyOutcome, thrownBy, toFutures, waitDone } from "./awaitables.js";
 
 /**
  * Options of `asCompleted`.
@@ -245,6 +245,9 @@ let waking = false;
 
 function settle<T>(out: Future<T>, slot: Slot<T>): void {
   if (slot === TIMED_OUT) out.setException(new TimeoutError("asCompleted timed out"));
+  // A cancelled child: the await throws that child's own CancelledError (its message), as
+  // asyncio's `result()` of the child raises it.
+  else if (slot.cancelled()) out._cancelWith(thrownBy(slot)!.error as CancelledError);
   else copyOutcome(slot, out);
 }
 

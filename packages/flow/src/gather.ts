@@ -87,9 +87,9 @@ export class GatheringFuture<T> extends Future<T> {
   /**
    * @internal Every child is done after a cancel: the gather ends cancelled with the
    * `CancelledError` of `from` if that child ended cancelled (after two cancels the
-   * children carry the first one's message), else with one without a message (asyncio
-   * builds it from that child's own cancel message, which a child that caught its cancel
-   * and returned does not have). `from` is, as in asyncio, the first child to end
+   * children carry the first one's message), else with one built as asyncio builds it, from
+   * that child's own cancel message: that of the latest cancel of it that found nothing to
+   * interrupt (a task that cancelled itself and caught it), usually none. `from` is, as in asyncio, the first child to end
    * cancelled, without `returnExceptions` (asyncio's gather ends with it at once), else the
    * child of the last argument (asyncio's callback reads it from that one, whichever child
    * finished last).
@@ -97,7 +97,7 @@ export class GatheringFuture<T> extends Future<T> {
   _finishCancelled(from: Future<unknown>): void {
     const thrown = from.cancelled() ? thrownBy(from) : undefined;
     if (thrown === undefined) {
-      super.cancel();
+      super.cancel((from as { _markedMessage?: string })._markedMessage);
       return;
     }
     this._cancelWith(thrown.error as CancelledError); // the child's own error

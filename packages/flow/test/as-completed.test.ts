@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CancelledError, TimeoutError } from "@aiots/core";
-import { Future, allTasks, createTask, ensureFuture, sleep } from "@aiots/future";
+import { Future, allTasks, createTask, currentTask, ensureFuture, sleep } from "@aiots/future";
 import { asCompleted, wait } from "@aiots/flow";
 import { runV, now } from "./helpers.js";
 
@@ -118,6 +118,28 @@ describe("completion order", () => {
       waiter.cancel();
       await expect(waiter).rejects.toBeInstanceOf(CancelledError);
       expect(await second!).toBe("x");
+    });
+  });
+});
+
+describe("a child that ends cancelled", () => {
+  it("its await throws that child's own CancelledError, with its message (CPython 3.13 too)", async () => {
+    await runV(async () => {
+      const selfCancel = createTask(async () => {
+        currentTask()!.cancel("self");
+        await sleep(0);
+      });
+      let message: string | undefined;
+      for (const next of asCompleted([createTask(() => sleep(10_000)), selfCancel])) {
+        try {
+          await next;
+        } catch (e) {
+          expect(e).toBeInstanceOf(CancelledError);
+          message = (e as Error).message;
+          break;
+        }
+      }
+      expect(message).toBe("self");
     });
   });
 });

@@ -322,6 +322,25 @@ describe("the CancelledError of a cancelled gather (CPython 3.13 gives the same 
     });
   });
 
+  it("carries the message of a cancel that found the last argument's child running, when that child caught it", async () => {
+    await runV(async () => {
+      const catcher = async () => {
+        currentTask()!.cancel("self");
+        try {
+          await sleep(0);
+        } catch {
+          currentTask()!.uncancel();
+          return 1;
+        }
+      };
+      const g = gather([sleeper, catcher], { returnExceptions: true });
+      await sleep(0);
+      await sleep(0);
+      g.cancel();
+      expect(await messageOf(g)).toBe("self");
+    });
+  });
+
   it("without returnExceptions, is the one of the first child to end cancelled, not of the last", async () => {
     await runV(async () => {
       const slow = createTask(async () => {

@@ -68,6 +68,12 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
    * if the function returns first.
    */
   _mustCancelOwn = false;
+  /**
+   * @internal The message of the latest cancel that found nothing to interrupt (asyncio's
+   * task keeps only that one as its own `_cancel_message`; a gather reads it, see
+   * `GatheringFuture`). Kept when the cancel is taken back.
+   */
+  _markedMessage: string | undefined = undefined;
   /** @internal True while the function's first synchronous run (the task's first step) goes on. */
   _stepping = false;
   /** @internal */ _numCancelsRequested = 0;
@@ -161,6 +167,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     if (abort !== undefined && !abort.signal.aborted) abort.abort(new CancelledError(msg));
     if (!this._cancelWaits(msg)) {
       this._mustCancel = true;
+      this._markedMessage = msg;
       if (this._stepping) this._mustCancelOwn = true;
     }
     return true;
