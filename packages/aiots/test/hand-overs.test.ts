@@ -497,6 +497,31 @@ describe("a hand-over made by a task's code reaches the woken task once that cod
     });
   });
 
+  it("waitFor over a settled plain promise is not a wait: the woken task resumes after the waker goes on past it (CPython 3.13 order)", async () => {
+    await vrun(async () => {
+      const log: string[] = [];
+      const q = new Queue<number>();
+      const getter = createTask(async () => {
+        try {
+          await q.get();
+        } catch (e) {
+          log.push(`getter ${(e as Error).name}`);
+          throw e;
+        }
+      });
+      const waker = createTask(async () => {
+        await sleep(0); // a later step of the waker, not its first
+        getter.cancel();
+        await waitFor(q.join(), 3); // join() of an idle queue: a settled promise
+        log.push("waker past waitFor");
+        await sleep(0);
+        log.push("waker after its wait");
+      });
+      await Promise.allSettled([getter, waker]);
+      expect(log).toEqual(["waker past waitFor", "getter CancelledError", "waker after its wait"]);
+    });
+  });
+
   it("a waker that waits on a plain promise lets the woken task go on within a few microtask turns, before the loop goes on", async () => {
     await vrun(async () => {
       const log: string[] = [];

@@ -195,6 +195,24 @@ export function runsInline(future: object): boolean {
   return inlineTasks.has(future);
 }
 
+/**
+ * The wrappers of plain promises given to `waitFor`: awaiting one is awaiting that promise,
+ * inside the task's own step as asyncio runs it, not a wait of the task on the loop, so a
+ * wake-up the task holds is not let go there (it goes when the task really waits, or after
+ * the hops a plain promise gets) (internal).
+ */
+const promiseWaits = new WeakSet<object>();
+
+/** Marks `future` as the wrapper of a plain promise awaited inline (see `promiseWaits`) (internal). */
+export function markPromiseWait(future: object): void {
+  promiseWaits.add(future);
+}
+
+/** Whether `future` was marked with `markPromiseWait` (internal). */
+export function isPromiseWait(future: object): boolean {
+  return promiseWaits.has(future);
+}
+
 /** A mark put on loop callbacks of one kind, and the test for it. */
 function callbackMark(key: symbol): {
   mark: <F extends (...args: never[]) => unknown>(fn: F) => F;

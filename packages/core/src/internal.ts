@@ -18,6 +18,8 @@ export {
   isDelivery,
   markResumption,
   markInline,
+  markPromiseWait,
+  isPromiseWait,
   markTaskStep,
   runsInline,
   loopForCurrentCode,

@@ -1,6 +1,6 @@
 import { CancelledError, InvalidStateError } from "@aiots/core";
 import type { EventLoop, FutureLike } from "@aiots/core";
-import { checkFunction, checkLoop, loopForCurrentCode, markDelivery, markResumption, runningLoopOrUndefined, runsInline } from "@aiots/core/internal";
+import { checkFunction, checkLoop, isPromiseWait, loopForCurrentCode, markDelivery, markResumption, runningLoopOrUndefined, runsInline } from "@aiots/core/internal";
 import { debugTracker } from "./debug.js";
 import { holdWake, holderRunsNow, holding, isHolder, queueHeld } from "./held.js";
 import { awaitTrackerHere, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
@@ -275,8 +275,9 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     if (this._state !== PENDING) return this._resumeThroughLoop(reaction);
     addReaction(this, reaction);
     // The task's code waits now: the task it woke goes on, from the batch (`then` may be
-    // called from inside a primitive's own code, which delivering must not run into).
-    if (task !== null && isHolder(task)) queueHeld();
+    // called from inside a primitive's own code, which delivering must not run into). Not
+    // for a plain promise awaited inline.
+    if (task !== null && isHolder(task) && !isPromiseWait(this)) queueHeld();
     return reaction as unknown as Promise<R1 | R2>;
   }
 
@@ -317,7 +318,9 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       else atBatchEnd(loop!, deliverAfterBatch, this as Future<unknown>);
       return;
     }
-    if (holding()) {
+    // (The holder's own inline await of a plain promise ending is not a wake-up: it goes on
+    // holding, see `markPromiseWait`.)
+    if (holding() && !(isPromiseWait(this) && isHolder(this._wakes()!))) {
       // A hand-over is held: a task woken by the same task's code goes on after it, in a
       // step of its own (through the loop); any other wake-up lets it go first.
       if (loop !== undefined && !loop.isClosed() && !runsInline(this) && isTask(this._wakes()) && holderRunsNow()) {

@@ -1,4 +1,4 @@
-import { taskStorage } from "@aiots/core/internal";
+import { isPromiseWait, taskStorage } from "@aiots/core/internal";
 import { deliverHeld, isHolder } from "./held.js";
 import { PENDING, RESOLVED, addReaction, captured, runDelivered, outcomeFailed, outcomeOf } from "./reaction.js";
 import type { AwaitTracker, Fireable, ReactionSource } from "./reaction.js";
@@ -99,8 +99,8 @@ function hookAwait(future: NativeFuture): boolean {
   future._nativeWaiter = task;
   addReaction(future, future);
   // The task's code waits now: the task it woke goes on (once this await is set up, as
-  // delivering may settle this very future).
-  if (task !== null && isHolder(task)) deliverHeld();
+  // delivering may settle this very future). Not for a plain promise awaited inline.
+  if (task !== null && isHolder(task) && !isPromiseWait(future)) deliverHeld();
   return true;
 }
 
