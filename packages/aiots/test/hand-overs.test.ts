@@ -584,6 +584,63 @@ describe("a hand-over made by a task's code reaches the woken task once that cod
   });
 });
 
+describe("any wake-up a task's code makes reaches the woken task once that code waits (CPython 3.13 order)", () => {
+  /** A task awaiting `wait()`, that logs `<name> cancelled` if that await throws. */
+  const logsCancel = (log: string[], name: string, wait: () => PromiseLike<unknown>): Task<void> =>
+    createTask(async () => {
+      try {
+        await wait();
+      } catch (e) {
+        log.push(`${name} cancelled`);
+        throw e;
+      }
+    });
+
+  it("a cancel of a task sleeping: the canceller goes on through uncontended acquires to its end first", async () => {
+    await vrun(async () => {
+      const log: string[] = [];
+      const lock = new Lock();
+      const sem = new Semaphore(1);
+      const sleeper = logsCancel(log, "sleeper", () => sleep(1));
+      const canceller = createTask(async () => {
+        await sleep(0);
+        sleeper.cancel();
+        log.push("canceller cancelled the sleeper");
+        {
+          await using _l = await lock.guard();
+          await using _s = await sem.guard();
+        }
+        log.push("canceller ends");
+      });
+      await Promise.allSettled([sleeper, canceller]);
+      expect(log).toEqual(["canceller cancelled the sleeper", "canceller ends", "sleeper cancelled"]);
+    });
+  });
+
+  it("Event.set: the setter goes on through awaits of things done already to its end first", async () => {
+    await vrun(async () => {
+      const log: string[] = [];
+      const ev = new Event();
+      const lock = new Lock();
+      const waiter = createTask(async () => {
+        await ev.wait();
+        log.push("waiter woke");
+      });
+      const setter = createTask(async () => {
+        await sleep(1);
+        ev.set();
+        log.push("setter set");
+        await ev.wait();
+        await lock.acquire();
+        lock.release();
+        log.push("setter ends");
+      });
+      await Promise.all([waiter, setter]);
+      expect(log).toEqual(["setter set", "setter ends", "waiter woke"]);
+    });
+  });
+});
+
 describe("a held hand-over and the other tasks woken meanwhile", () => {
   it("a hand-over then an Event set: the taker's step runs through before the Event's waiter goes on, as asyncio runs one woken step after the other", async () => {
     await vrun(async () => {

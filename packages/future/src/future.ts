@@ -329,9 +329,10 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       }
       queueHeld();
     }
-    if (this._reactions === this && this._onDropped !== undefined && !runsInline(this)) {
-      // A primitive's wait awaited by a task alone (handed something, cancelled, or failed by
-      // a shutdown), settled by another task's code: held until that code waits (see held.ts).
+    if (this._reactions === this && !runsInline(this)) {
+      // A future awaited by a task alone (a primitive's wait handed something, an event's
+      // wait, any future set, cancelled or failed), settled by another task's code: held
+      // until that code waits (see held.ts).
       if (holdWake(this, this._nativeWaiter)) {
         this._reactions = undefined;
         return;

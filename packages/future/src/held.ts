@@ -3,9 +3,10 @@ import { TURN, enqueueReaction } from "./reaction.js";
 import type { AwaitTracker, Fireable } from "./reaction.js";
 
 /*
- * A wake-up held by the task that made it. A task that hands something to another (a
- * release, a put, a get that frees a slot), or cancels or fails a primitive's wait (a task
- * cancel, a queue shutdown), goes on running until it really waits, and
+ * A wake-up held by the task that made it. A task that wakes another one awaiting a future
+ * (it hands something over: a release, a put, a get that frees a slot; it sets an event or a
+ * result; it cancels or fails the wait: a task cancel, a queue shutdown) goes on running
+ * until it really waits, and
  * asyncio runs the woken task's step only after that: the waker's step, up to its next real
  * wait, comes first. A task's code here goes on through microtask hops that asyncio's step
  * runs through in one go (the return of an async function, the exit of an `await using`
