@@ -89,10 +89,10 @@ export class GatheringFuture<T> extends Future<T> {
    * `CancelledError` of `from` if that child ended cancelled (after two cancels the
    * children carry the first one's message), else with one built as asyncio builds it, from
    * that child's own cancel message: that of the latest cancel of it that found nothing to
-   * interrupt (a task that cancelled itself and caught it), usually none. `from` is, as in asyncio, the first child to end
-   * cancelled, without `returnExceptions` (asyncio's gather ends with it at once), else the
-   * child of the last argument (asyncio's callback reads it from that one, whichever child
-   * finished last).
+   * interrupt (a task that cancelled itself and caught it), usually none. `from` is, as in
+   * asyncio, the first child to end cancelled, without `returnExceptions` (asyncio's gather
+   * ends with it at once), else the child of the last argument (asyncio's callback reads it
+   * from that one, whichever child finished last).
    */
   _finishCancelled(from: Future<unknown>): void {
     const thrown = from.cancelled() ? thrownBy(from) : undefined;
