@@ -181,36 +181,26 @@ function freshCopy(scope: AsyncResource): AsyncResource {
  * Futures that stand for code asyncio runs inline, inside the awaiting task's own step (the
  * function or promise given to `waitFor`): once such a future is done, a cancel of the task
  * awaiting it does not throw at that await, as asyncio's step would already have gone past
- * it; it lands at the awaiting task's next await (internal).
+ * it; it lands at the awaiting task's next await. The value says whether it wraps a plain
+ * promise: awaiting that is awaiting the promise inside the task's own step, not a wait of the
+ * task on the loop, so a wake-up the task holds is not let go there (it goes when the task
+ * really waits, or after the hops a plain promise gets) (internal).
  */
-const inlineTasks = new WeakSet<object>();
+const inlineTasks = new WeakMap<object, boolean>();
 
-/** Marks `future` (a task, or a promise's wrapper) as run inline by the task that awaits it (see `inlineTasks`) (internal). */
-export function markInline(future: object): void {
-  inlineTasks.add(future);
+/** Marks `future` (a task, or a plain `promise`'s wrapper) as run inline by the task that awaits it (see `inlineTasks`) (internal). */
+export function markInline(future: object, promise = false): void {
+  inlineTasks.set(future, promise);
 }
 
-/** Whether `future` is a task marked with `markInline` (internal). */
+/** Whether `future` was marked with `markInline` (internal). */
 export function runsInline(future: object): boolean {
   return inlineTasks.has(future);
 }
 
-/**
- * The wrappers of plain promises given to `waitFor`: awaiting one is awaiting that promise,
- * inside the task's own step as asyncio runs it, not a wait of the task on the loop, so a
- * wake-up the task holds is not let go there (it goes when the task really waits, or after
- * the hops a plain promise gets) (internal).
- */
-const promiseWaits = new WeakSet<object>();
-
-/** Marks `future` as the wrapper of a plain promise awaited inline (see `promiseWaits`) (internal). */
-export function markPromiseWait(future: object): void {
-  promiseWaits.add(future);
-}
-
-/** Whether `future` was marked with `markPromiseWait` (internal). */
+/** Whether `future` is a plain promise's wrapper marked with `markInline` (internal). */
 export function isPromiseWait(future: object): boolean {
-  return promiseWaits.has(future);
+  return inlineTasks.get(future) === true;
 }
 
 /** A mark put on loop callbacks of one kind, and the test for it. */

@@ -18,7 +18,6 @@ export {
   isDelivery,
   markResumption,
   markInline,
-  markPromiseWait,
   isPromiseWait,
   markTaskStep,
   runsInline,

@@ -3,7 +3,7 @@
  * into Futures of one loop, and read outcomes without tripping over odd exceptions.
  */
 import type { AwaitableLike, EventLoop, FutureLike } from "@aiots/core";
-import { follow, markInline, markPromiseWait, promiseSettled } from "@aiots/core/internal";
+import { follow, markInline, promiseSettled } from "@aiots/core/internal";
 import { Future, ensureFuture, isFuture } from "@aiots/future";
 import { getEventLoop } from "@aiots/loop";
 
@@ -124,10 +124,7 @@ function inlineTask<T>(loop: EventLoop, fn: () => T | PromiseLike<T>): Future<T>
 function promiseChild<T>(loop: EventLoop, promise: PromiseLike<T>, inline: boolean): Future<T> {
   const future = new SettlingWrapper<T>(loop, promise);
   follow(promise, future);
-  if (inline) {
-    markInline(future);
-    markPromiseWait(future);
-  }
+  if (inline) markInline(future, true);
   return future;
 }
 

@@ -308,17 +308,22 @@ describe("the CancelledError of a cancelled gather (CPython 3.13 gives the same 
     });
   });
 
+  /** The message of a `gather([sleeper, last], { returnExceptions: true })` cancelled once `last` has run. */
+  async function messageAfterLastRan(last: () => Promise<unknown>): Promise<string> {
+    const g = gather([sleeper, last], { returnExceptions: true });
+    await sleep(0);
+    await sleep(0);
+    g.cancel();
+    return messageOf(g);
+  }
+
   it("with returnExceptions, is the one of the last argument's child, whichever finished last", async () => {
     await runV(async () => {
       const selfCancel = async () => {
         currentTask()!.cancel("self");
         await sleep(0);
       };
-      const g = gather([sleeper, selfCancel], { returnExceptions: true });
-      await sleep(0);
-      await sleep(0);
-      g.cancel();
-      expect(await messageOf(g)).toBe("self");
+      expect(await messageAfterLastRan(selfCancel)).toBe("self");
     });
   });
 
@@ -333,11 +338,7 @@ describe("the CancelledError of a cancelled gather (CPython 3.13 gives the same 
           return 1;
         }
       };
-      const g = gather([sleeper, catcher], { returnExceptions: true });
-      await sleep(0);
-      await sleep(0);
-      g.cancel();
-      expect(await messageOf(g)).toBe("self");
+      expect(await messageAfterLastRan(catcher)).toBe("self");
     });
   });
 

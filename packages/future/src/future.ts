@@ -319,7 +319,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       return;
     }
     // (The holder's own inline await of a plain promise ending is not a wake-up: it goes on
-    // holding, see `markPromiseWait`.)
+    // holding, see `isPromiseWait`.)
     if (holding() && !(isPromiseWait(this) && isHolder(this._wakes()!))) {
       // A hand-over is held: a task woken by the same task's code goes on after it, in a
       // step of its own (through the loop); any other wake-up lets it go first.
@@ -477,7 +477,7 @@ installAwaitHook(Future.prototype);
  */
 function deliverAfterBatch(future: Future<unknown>): void {
   const loop = future.getLoop();
-  if (wakesAnother(future) && !loop.isClosed()) callNextTurn(loop, queueReactionsOf, future);
+  if (wakesAnother(future) && !loop.isClosed()) callNextTurn(loop, queueReactionsOf, future, true);
   else future._queueReactionsNow();
 }
 

@@ -14,7 +14,7 @@ interface LoopInternals {
   /** Calls `deliver(arg)` once the batch being run has run. */
   _atBatchEnd?(deliver: (arg: never) => void, arg: unknown): void;
   /** Schedules a one-argument callback as the next step of this iteration (see `callNextTurn`). */
-  _callNextTurn?(cb: (arg: never) => unknown, arg: unknown): Handle;
+  _callNextTurn?(cb: (arg: never) => unknown, arg: unknown, madeFirst?: boolean): Handle;
   /** The task whose first step the batch stopped for, while it waits to go on. */
   _pausedFor?: unknown;
 }
@@ -28,12 +28,13 @@ export function callSoonOne<A>(loop: EventLoop, cb: (arg: A) => unknown, arg: A)
 /**
  * `cb(arg)` as the next step of this loop iteration, once the code going on now has
  * reached a real wait: how a task woken together with another one that goes on now resumes
- * (asyncio runs their steps one after the other in one iteration). A loop without the
- * means (a user's own) takes it as `callSoon`.
+ * (asyncio runs their steps one after the other in one iteration). `madeFirst`: the wake-up
+ * was made before the callbacks queued now (a delivery at the end of a batch), so it goes
+ * ahead of them. A loop without the means (a user's own) takes it as `callSoon`.
  */
-export function callNextTurn<A>(loop: EventLoop, cb: (arg: A) => unknown, arg: A): Handle {
+export function callNextTurn<A>(loop: EventLoop, cb: (arg: A) => unknown, arg: A, madeFirst = false): Handle {
   const next = (loop as LoopInternals)._callNextTurn;
-  return next !== undefined ? next.call(loop, cb as (arg: never) => unknown, arg) : callSoonOne(loop, cb, arg);
+  return next !== undefined ? next.call(loop, cb as (arg: never) => unknown, arg, madeFirst) : callSoonOne(loop, cb, arg);
 }
 
 /** `deliver(arg)` once `loop`'s current batch has run (only when `resumesLater` said `AFTER_BATCH`). */

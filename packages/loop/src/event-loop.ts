@@ -56,8 +56,6 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   /** @internal */ _batchAt = 0;
   /** @internal Deliveries to make once the batch has run (see `_atBatchEnd`): callback, argument, ... */
   _atEnd: unknown[] = [];
-  /** @internal True while they are made. */
-  _deliveringAtEnd = false;
   /** @internal */ readonly _timers = new Timers();
   /** @internal */ _iterationScheduled = false;
   /** @internal */ _inIteration = false;
@@ -109,12 +107,12 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
    * together with one that goes on now resumes: asyncio runs both steps in one iteration,
    * one after the other, and timers made in the first are due only in the next. With
    * callbacks already queued (they came before it), or with callbacks of the batch left, it
-   * goes to the ready queue as `callSoon` does; but not from the deliveries made at the end of a batch
-   * (see `_atBatchEnd`): those wake-ups were made before anything was queued.
+   * goes to the ready queue as `callSoon` does; not with `madeFirst` (a delivery made at the
+   * end of a batch, see `_atBatchEnd`: its wake-up was made before anything was queued).
    */
-  _callNextTurn<A>(cb: (arg: A) => unknown, arg: A): CallbackHandle {
+  _callNextTurn<A>(cb: (arg: A) => unknown, arg: A, madeFirst = false): CallbackHandle {
     const batch = this._batch;
-    if ((batch !== undefined && this._batchAt < batch.length) || (this._ready.length > 0 && !this._deliveringAtEnd)) return this._callSoonOne(cb, arg);
+    if ((batch !== undefined && this._batchAt < batch.length) || (this._ready.length > 0 && !madeFirst)) return this._callSoonOne(cb, arg);
     this._checkOpen();
     const handle = new CallbackHandle(cb as Callback, ONE_ARG, arg);
     if (this._debug) recordSource(handle);
@@ -445,12 +443,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   _deliverAtEnd(): void {
     const list = this._atEnd;
     this._atEnd = [];
-    this._deliveringAtEnd = true;
-    try {
-      for (let i = 0; i < list.length; i += 2) (list[i] as (arg: unknown) => void)(list[i + 1]);
-    } finally {
-      this._deliveringAtEnd = false;
-    }
+    for (let i = 0; i < list.length; i += 2) (list[i] as (arg: unknown) => void)(list[i + 1]);
   }
 
   /** @internal Whether callbacks wait to run: in the ready queue, or the rest of a batch that stopped early. */
