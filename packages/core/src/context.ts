@@ -97,18 +97,18 @@ class LoopScope {
 const loopScopes = new WeakMap<EventLoop, AsyncResource>();
 
 /**
- * Runs `fn(arg)` as `outsideTasks` does, but in `loop`'s own context (internal: the loop's
- * iterations), so that code its callbacks start and that goes on after they return still
- * finds the loop while it runs.
+ * A fresh context to run `loop`'s code in (internal: an iteration, and its rest if it stops
+ * early): as `outsideTasks`, but with the loop's own marker in the task storage, so that code
+ * its callbacks start and that goes on after they return still finds the loop while it runs.
  */
-export function inLoopScope<A>(loop: EventLoop, fn: (arg: A) => void, arg: A): void {
+export function loopScope(loop: EventLoop): AsyncResource {
   let scope = loopScopes.get(loop);
   if (scope === undefined) {
     const marker = new LoopScope(loop) as unknown as TaskLike<unknown>;
     scope = pristine.runInAsyncScope(() => state.tasks.run(marker, contextHere));
     loopScopes.set(loop, scope);
   }
-  freshCopy(scope).runInAsyncScope(fn, undefined, arg);
+  return freshCopy(scope);
 }
 
 /**
@@ -226,25 +226,16 @@ export const markTaskStep = taskStep.mark;
 export const isTaskStep = taskStep.has;
 
 const resumption = callbackMark(Symbol.for("aiots.resumption"));
-const together = callbackMark(Symbol.for("aiots.resumesTogether"));
 
 /**
  * Marks a loop callback that wakes a task (it delivers a settled future to its awaiters):
- * the loop lets the woken code run before its next callback, as asyncio runs the task's
- * step in that callback's place. `resumesTogether`: unless the next callback is such a
- * wake-up too (tasks woken in one go resume in one go) (internal).
+ * the loop lets the woken code run until it really waits before its next callback, as
+ * asyncio runs the task's step in that callback's place (internal).
  */
-export function markResumption<F extends (...args: never[]) => unknown>(fn: F, resumesTogether = false): F {
-  resumption.mark(fn);
-  if (resumesTogether) together.mark(fn);
-  return fn;
-}
+export const markResumption = resumption.mark;
 
 /** Whether `fn` was marked with `markResumption` (internal). */
 export const isResumption = resumption.has;
-
-/** Whether `fn` was marked with `markResumption(fn, true)` (internal). */
-export const resumesTogether = together.has;
 
 /**
  * Set while a loop callback that stands for the woken task's own step (the wake-up of
@@ -252,6 +243,15 @@ export const resumesTogether = together.has;
  * resume at once, in that callback's place, not behind the rest of the iteration (internal).
  */
 export const stepInPlace = { on: false };
+
+/**
+ * A loop's batch that stopped early for a task's step (see `pausesAfter` in @aiots/loop):
+ * `task` is that task, and calling `goOn()` lets the rest of the batch run in the next
+ * microtask. The task's code calls it once it really waits (on a pending aiots future) or
+ * ends, so the rest goes on right after the step, as in asyncio, rather than a host turn
+ * later. `woken` is the task the delivery of the loop's last callback woke (internal).
+ */
+export const stoppedFor: { task: unknown; goOn: (() => void) | undefined; woken: unknown } = { task: undefined, goOn: undefined, woken: undefined };
 
 /** Calls `settle(a, b)` as the woken task's own step (see `stepInPlace`) (internal). */
 export function settleInPlace<A, B>(settle: (a: A, b: B) => void, a: A, b: B): void {

@@ -1,11 +1,11 @@
 import { CancelledError, InvalidStateError } from "@aiots/core";
 import type { EventLoop, FutureLike } from "@aiots/core";
-import { checkFunction, checkLoop, isPromiseWait, loopForCurrentCode, markDelivery, markResumption, runningLoopOrUndefined, runsInline } from "@aiots/core/internal";
+import { checkFunction, checkLoop, isPromiseWait, loopForCurrentCode, markDelivery, markResumption, runningLoopOrUndefined, runsInline, stoppedFor } from "@aiots/core/internal";
 import { debugTracker } from "./debug.js";
 import { holdWake, holderRunsNow, holding, isHolder, queueHeld } from "./held.js";
 import { awaitTrackerHere, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
 import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf, resumptions, shareHandOver } from "./reaction.js";
-import { AT_ONCE, FROM_READY_QUEUE, NEXT_TURN, atBatchEnd, callNextTurn, callSoonOne, cancelledAtAwait, resumesLater, wakesAnother } from "./schedule.js";
+import { AT_ONCE, FROM_READY_QUEUE, NEXT_TURN, atBatchEnd, callNextTurn, callSoonOne, cancelledAtAwait, resumesLater, stepWaits, wakesAnother } from "./schedule.js";
 import type { AwaitTracker, Fireable, State } from "./reaction.js";
 
 export type { AwaitTracker } from "./reaction.js";
@@ -277,7 +277,10 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     // The task's code waits now: the task it woke goes on, from the batch (`then` may be
     // called from inside a primitive's own code, which delivering must not run into). Not
     // for a plain promise awaited inline.
-    if (task !== null && isHolder(task) && !isPromiseWait(this)) queueHeld();
+    if (task !== null && !isPromiseWait(this)) {
+      if (isHolder(task)) queueHeld();
+      if (task === stoppedFor.task) stepWaits(task);
+    }
     return reaction as unknown as Promise<R1 | R2>;
   }
 
@@ -288,6 +291,9 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
    */
   _resumeThroughLoop<R>(reaction: Reaction<T, R>): Promise<R> {
     if (cancelledAtAwait.future === this) cancelledAtAwait.future = undefined;
+    // (The task waits for it: its step is over.)
+    const task = reaction._task;
+    if (task !== undefined && task === stoppedFor.task) stepWaits(task);
     const loop = this._loop ?? runningLoopOrUndefined();
     if (loop === undefined || loop.isClosed() || this._reactions !== undefined) enqueueReaction(reaction);
     else {
@@ -367,6 +373,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       if (waiter !== null) {
         // A task resumes: another one woken before this batch runs goes through the loop.
         resumptions.task ??= waiter;
+        stoppedFor.woken = waiter;
         enqueueReaction(this, false);
       } else {
         // Delivered at once; a primitive hears of it in the next microtask, queued ahead of
@@ -383,7 +390,10 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       for (let i = 0; i < list.length; i++) enqueueReaction(list[i]!);
       // The batch runs them in order: `_onDelivered` goes right behind the last one.
       if (this._onDelivered !== undefined) enqueueReaction(new DeliveredMarker(this, this._takeDelivered()), false);
-    } else enqueueReaction(list);
+    } else {
+      if (list instanceof Reaction && list._task !== undefined) stoppedFor.woken = list._task;
+      enqueueReaction(list);
+    }
   }
 
   /**

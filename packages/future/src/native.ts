@@ -1,6 +1,7 @@
-import { isPromiseWait, taskStorage } from "@aiots/core/internal";
+import { isPromiseWait, stoppedFor, taskStorage } from "@aiots/core/internal";
 import { deliverHeld, isHolder } from "./held.js";
 import { PENDING, RESOLVED, addReaction, captured, runDelivered, outcomeFailed, outcomeOf } from "./reaction.js";
+import { stepWaits } from "./schedule.js";
 import type { AwaitTracker, Fireable, ReactionSource } from "./reaction.js";
 
 /*
@@ -100,7 +101,10 @@ function hookAwait(future: NativeFuture): boolean {
   addReaction(future, future);
   // The task's code waits now: the task it woke goes on (once this await is set up, as
   // delivering may settle this very future). Not for a plain promise awaited inline.
-  if (task !== null && isHolder(task) && !isPromiseWait(future)) deliverHeld();
+  if (task !== null && !isPromiseWait(future)) {
+    if (isHolder(task)) deliverHeld();
+    if (task === stoppedFor.task) stepWaits(task);
+  }
   return true;
 }
 

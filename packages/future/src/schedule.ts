@@ -1,5 +1,5 @@
 import type { EventLoop, Handle } from "@aiots/core";
-import { stepInPlace } from "@aiots/core/internal";
+import { stepInPlace, stoppedFor } from "@aiots/core/internal";
 import { resumptions } from "./reaction.js";
 import type { AwaitTracker } from "./reaction.js";
 
@@ -99,4 +99,17 @@ export function wakesAnother(settling: { _wakes(): AwaitTracker | null | undefin
   if (woken === undefined) return false;
   const waiter = settling._wakes();
   return waiter !== undefined && waiter !== null && waiter !== woken;
+}
+
+/**
+ * `task`'s code really waits now (on a pending aiots future, not one that goes on in
+ * microtasks itself), or `task` ended: if a loop's batch stopped for its step (see
+ * `stoppedFor`), the rest of the batch goes on in the next microtask, as asyncio runs the
+ * next callback once the step is over. Called only for that task (`task === stoppedFor.task`).
+ */
+export function stepWaits(task: AwaitTracker & { _goesOnSoon?(): boolean }, ended = false): void {
+  if (!ended && task._goesOnSoon?.() === true) return;
+  const goOn = stoppedFor.goOn!;
+  stoppedFor.task = stoppedFor.goOn = undefined;
+  goOn();
 }

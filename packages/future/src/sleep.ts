@@ -76,13 +76,13 @@ function wakeEmpty(future: Future<unknown>): void {
 function wakeNowEmpty(future: Future<unknown>): void {
   wakeNow(future, undefined);
 }
-markResumption(wakeNowEmpty, true);
+markResumption(wakeNowEmpty);
 
 /** `sleep(0)`'s wake-up: it is the awaiting task's next step (asyncio's bare yield), not a callback that wakes it. */
 function wakeNow<T>(future: Future<T>, value: T): void {
   settleInPlace(wake<T>, future, value);
 }
-markResumption(wakeNow, true);
+markResumption(wakeNow);
 
 function wake<T>(future: Future<T>, value: T): void {
   if (!future.done()) {

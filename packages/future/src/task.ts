@@ -1,12 +1,12 @@
 import { CancelledError, InvalidStateError, isCancelledError } from "@aiots/core";
 import type { EventLoop, TaskFunction, TaskLike, TaskOptions } from "@aiots/core";
-import { checkFunction, loopForCurrentCode, markTaskStep, runningLoopOrUndefined, runsInline, taskContext, whenAborted } from "@aiots/core/internal";
+import { checkFunction, loopForCurrentCode, markTaskStep, runningLoopOrUndefined, runsInline, stoppedFor, taskContext, whenAborted } from "@aiots/core/internal";
 import type { AsyncResource } from "node:async_hooks";
 import { debugTracker } from "./debug.js";
 import { Future, preview } from "./future.js";
 import { deliverHeld, isHolder } from "./held.js";
 import { registerTask, unregisterTask } from "./registry.js";
-import { callSoonOne, cancelledAtAwait, firstSteps } from "./schedule.js";
+import { callSoonOne, cancelledAtAwait, firstSteps, stepWaits } from "./schedule.js";
 import { isBareYield } from "./sleep.js";
 import { checkTaskOptions, finished, reasonMessage, runFunction } from "./task-start.js";
 
@@ -473,6 +473,12 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   /** @internal Drops what a finished task no longer needs. */
   _release(): void {
     if (isHolder(this)) deliverHeld();
+    if (this === stoppedFor.task) {
+      // A task asyncio runs inside its awaiter's step (`waitFor`'s function) hands the step on to it.
+      const awaiter = runsInline(this) ? this._wakes() : undefined;
+      if (awaiter !== undefined && awaiter !== null) stoppedFor.task = awaiter;
+      else stepWaits(this, true);
+    }
     this._running = undefined;
     this._waitingOn = undefined;
     this._waitingMore = undefined;

@@ -6,8 +6,9 @@ import type {
   TaskFunction,
   TaskOptions,
 } from "@aiots/core";
-import { checkBoolean, checkFunction, checkObject, checkTime, debugSwitch, enterCallbackLoop, inLoopScope, isDelivery, isResumption, resumesTogether, runningLoopOrUndefined } from "@aiots/core/internal";
+import { checkBoolean, checkFunction, checkObject, checkTime, debugSwitch, enterCallbackLoop, isDelivery, isResumption, loopScope, runningLoopOrUndefined, stoppedFor } from "@aiots/core/internal";
 import { Future, Task, ensureFuture } from "@aiots/future";
+import type { AsyncResource } from "node:async_hooks";
 import { dispatchException, printException } from "./exceptions.js";
 import { CallbackHandle, ONE_ARG, packArgs, recordSource } from "./handle.js";
 import type { HandleOwner, TimerCallbackHandle } from "./handle.js";
@@ -68,16 +69,39 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   /** @internal */ _debug = false;
   /** @internal */ _exceptionHandler: ExceptionHandler | null = null;
   /** @internal */ readonly _iterate = (): void => {
-    inLoopScope(this, runIteration, this);
+    this._runScoped(runIteration);
+  };
+  /** @internal The context of the iteration being run, or stopped early (its rest goes on in it). */
+  _scope: AsyncResource | undefined = undefined;
+  /** @internal The task whose step the batch stopped for, while its rest waits for the step to end (see `stoppedFor`). */
+  _stoppedTask: unknown = undefined;
+  /** @internal Lets the rest of the stopped batch go on, in the next microtask (see `stoppedFor`). */
+  readonly _goOn = (): void => {
+    if (this._stoppedTask === undefined) return;
+    this._stoppedTask = GOING_ON;
+    void SETTLED.then(this._goOnNow);
+  };
+  /** @internal */ readonly _goOnNow = (): void => {
+    if (this._stoppedTask !== GOING_ON) return;
+    this._stoppedTask = undefined;
+    if (this._paused === undefined || this._inIteration || this._closed) return;
+    this._scope!.runInAsyncScope(goOnWithBatch, undefined, this);
   };
   /** @internal */ readonly _onHostTimer = (): void => {
     this._hostTimer = undefined;
     this._hostTimerWhen = Infinity;
-    inLoopScope(this, runIteration, this);
+    this._runScoped(runIteration);
   };
 
   constructor() {
     if (typeof process !== "undefined" && process.env?.AIOTS_DEBUG === "1") this.setDebug(true);
+  }
+
+  /** @internal Runs `fn(this)` in a fresh context of the loop's own, kept as the iteration's. */
+  _runScoped(fn: (loop: this) => void): void {
+    const scope = loopScope(this);
+    this._scope = scope;
+    scope.runInAsyncScope(fn, undefined, this);
   }
 
   /** Monotonic time in milliseconds. */
@@ -362,8 +386,9 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
    * @internal Moves due timers to the ready queue, then runs the ready batch (or the rest
    * of a batch that stopped early).
    */
-  _runOnce(): void {
-    this._iterationScheduled = false;
+  _runOnce(goingOn = false): void {
+    // (A batch going on early, see `_goOn`, leaves the iteration scheduled for what comes next.)
+    if (!goingOn) this._iterationScheduled = false;
     this._inIteration = true;
     const previousLoop = enterCallbackLoop(this);
     // Whether the batch stopped early (see `pausesAfter`): its rest is kept in `_paused`.
@@ -379,6 +404,8 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
       } else {
         this._paused = undefined;
         this._pausedFor = undefined;
+        this._stoppedTask = undefined;
+        if (stoppedFor.goOn === this._goOn) stoppedFor.task = stoppedFor.goOn = undefined;
       }
       this._batch = batch;
       while (i < batch.length) {
@@ -388,15 +415,23 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
         const handle = batch[i++]!;
         this._batchAt = i;
         if (handle._cancelled) continue;
+        stoppedFor.woken = undefined;
         handle._run(this);
         if (i < batch.length && pausesAfter(handle, batch[i]!)) {
           // The callback left a task going on in microtasks (see `pausesAfter`): asyncio's
-          // step would run it through before the next callback. The rest of the batch runs
-          // in the next host turn, once that code has gone on to a real wait, ahead of
-          // anything scheduled since.
+          // step would run it through before the next callback. The rest of the batch goes
+          // on, ahead of anything scheduled since, once that code has gone on to a real wait
+          // or ended (see `stoppedFor`), or else in the next host turn.
           this._paused = batch;
           this._pausedAt = i;
-          this._pausedFor = handle._task();
+          const task = handle._task();
+          this._pausedFor = task;
+          const stepOf = task ?? stoppedFor.woken;
+          this._stoppedTask = stepOf;
+          if (stepOf !== undefined) {
+            stoppedFor.task = stepOf;
+            stoppedFor.goOn = this._goOn;
+          }
           paused = true;
           break;
         }
@@ -494,14 +529,35 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
  * run through as part of that callback: a task's first step that stopped at an await that
  * is not a wait (something done already, a plain promise), rather than waiting on an aiots
  * future or finishing; or a task's wake-up (`sleep(0)`'s, or one put in the ready queue,
- * see `resumesLater` in @aiots/future), unless the next callback is one too: tasks woken
- * together resume together (in order), as promise reactions.
+ * see `resumesLater` in @aiots/future), unless the next callback delivers to the same task.
  */
 function pausesAfter(handle: CallbackHandle, next: CallbackHandle): boolean {
   const cb = handle._callback;
-  if (isResumption(cb)) return !(resumesTogether(cb) && resumesTogether(next._callback));
+  if (isResumption(cb)) return !wakesSameTask(next);
   const task = handle._task() as Task<unknown> | undefined;
   return task !== undefined && task._goesOnSoon();
+}
+
+/**
+ * Whether `next` delivers a settled future to the task the callback just run woke too
+ * (`Promise.all` over tasks that finished one after the other): the task's code goes on
+ * once, after the last of them, as asyncio's done callbacks of a gather run one after the
+ * other before the task's step.
+ */
+function wakesSameTask(next: CallbackHandle): boolean {
+  const woken = stoppedFor.woken;
+  if (woken === undefined || next._args !== ONE_ARG || !isDelivery(next._callback)) return false;
+  const future = next._arg as { _wakes?(): unknown };
+  return typeof future._wakes === "function" && future._wakes() === woken;
+}
+
+/** `_stoppedTask` once the stopped step is over and the rest of the batch is about to go on. */
+const GOING_ON = Symbol("going on");
+/** A settled promise: a reaction on it is one plain microtask. */
+const SETTLED = Promise.resolve();
+
+function goOnWithBatch(loop: EventLoop): void {
+  loop._runOnce(true);
 }
 
 function runIteration(loop: EventLoop): void {

@@ -1,5 +1,5 @@
 import { setImmediate as hostImmediate } from "node:timers";
-import { checkObject, checkTime, inLoopScope } from "@aiots/core/internal";
+import { checkObject, checkTime } from "@aiots/core/internal";
 import { EventLoop } from "./event-loop.js";
 
 /**
@@ -50,7 +50,7 @@ export class VirtualTimeLoop extends EventLoop {
   /** @internal */ _jumpScheduled = false;
   /** @internal */ readonly _jump = (): void => {
     this._jumpScheduled = false;
-    inLoopScope(this, jumpToNextTimer, this);
+    this._runScoped(jumpToNextTimer);
   };
 
   constructor(options: VirtualTimeLoopOptions = {}) {

@@ -1,0 +1,117 @@
+/**
+ * Tasks woken in one loop iteration take their steps one after the other: each goes on to
+ * its next real wait (or its end) before the next one resumes, as asyncio runs them. A
+ * step can pass through awaits that do not wait (an uncontended acquire, `join()` of a
+ * queue with nothing unfinished, nested async returns, the exit of a `timeout()` block),
+ * and through a function `waitFor` runs, which asyncio runs inside the caller's step. The
+ * orders below are CPython 3.13's for the same programs.
+ */
+import { describe, expect, it } from "vitest";
+import { Lock, Queue, createTask, gather, sleep, timeout, waitFor } from "aiots";
+import { onVirtualLoop } from "./helpers.js";
+
+describe("tasks woken together by sleep(0)", () => {
+  it("the first goes on through awaits that do not wait before the second resumes", async () => {
+    const log = await onVirtualLoop(async () => {
+      const log: string[] = [];
+      const lock = new Lock();
+      const q = new Queue<number>();
+      const a = async () => {
+        await sleep(0);
+        log.push("a slept");
+        await lock.acquire();
+        log.push("a acquired");
+        await q.join();
+        log.push("a joined");
+        lock.release();
+      };
+      const b = async () => {
+        await sleep(0);
+        log.push("b slept");
+        await sleep(0);
+        log.push("b slept again");
+      };
+      await gather([a, b]);
+      return log;
+    });
+    expect(log).toEqual(["a slept", "a acquired", "a joined", "b slept", "b slept again"]);
+  });
+
+  it("nested async returns and the exit of a timeout() block are part of the step", async () => {
+    const log = await onVirtualLoop(async () => {
+      const log: string[] = [];
+      const nested = async (n: number): Promise<string> => (n === 0 ? "x" : await nested(n - 1));
+      const f = async () => {
+        await sleep(0);
+        log.push("f slept");
+        await timeout(5, () => nested(5));
+        log.push("f left timeout");
+        await sleep(0);
+        log.push("f slept 2");
+      };
+      const g = async () => {
+        await sleep(0);
+        log.push("g slept");
+        await sleep(0);
+        log.push("g slept 2");
+      };
+      await gather([f, g]);
+      return log;
+    });
+    expect(log).toEqual(["f slept", "f left timeout", "g slept", "f slept 2", "g slept 2"]);
+  });
+
+  it("a function waitFor runs hands its step on to the caller when it returns", async () => {
+    const log = await onVirtualLoop(async () => {
+      const log: string[] = [];
+      const inner = async () => {
+        await sleep(0);
+        log.push("inner slept");
+        return 1;
+      };
+      const c = createTask(async () => {
+        await waitFor(inner, 3);
+        log.push("c after waitFor");
+      });
+      const d = createTask(async () => {
+        await sleep(0);
+        log.push("d slept");
+      });
+      const e = createTask(async () => {
+        log.push("e first step");
+        await sleep(0);
+        log.push("e slept");
+      });
+      await gather([c, d, e]);
+      return log;
+    });
+    expect(log).toEqual(["e first step", "inner slept", "c after waitFor", "d slept", "e slept"]);
+  });
+});
+
+describe("the rest of an iteration after a step that went on in microtasks", () => {
+  it("runs as soon as the step waits, within the same host turn", async () => {
+    const log = await onVirtualLoop(async () => {
+      const log: string[] = [];
+      const a = createTask(async () => {
+        await sleep(0);
+        // Not a wait: the step goes on in microtasks, and the loop lets it.
+        await Promise.resolve();
+        log.push("a went on");
+        await sleep(1);
+      });
+      const b = createTask(async () => {
+        await sleep(0);
+        log.push("b slept");
+      });
+      await sleep(0);
+      // A host turn queued before the iteration that wakes a and b stops early for a's step.
+      setImmediate(() => log.push("host turn"));
+      await gather([a, b]);
+      return log;
+    });
+    // b resumes right after a's step, not a host turn later.
+    expect(log.indexOf("a went on")).toBeLessThan(log.indexOf("b slept"));
+    expect(log.indexOf("b slept")).toBeLessThan(log.indexOf("host turn"));
+  });
+});
