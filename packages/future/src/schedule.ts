@@ -14,7 +14,7 @@ interface LoopInternals {
   /** Calls `deliver(arg)` once the batch being run has run. */
   _atBatchEnd?(deliver: (arg: never) => void, arg: unknown): void;
   /** Schedules a one-argument callback as the next step of this iteration (see `callNextTurn`). */
-  _callNextTurn?(cb: (arg: never) => unknown, arg: unknown, madeFirst?: boolean): Handle;
+  _callNextTurn?(cb: (arg: never) => unknown, arg: unknown, madeFirst?: boolean, after?: unknown): Handle;
   /** The task whose first step the batch stopped for, while it waits to go on. */
   _pausedFor?: unknown;
 }
@@ -34,7 +34,7 @@ export function callSoonOne<A>(loop: EventLoop, cb: (arg: A) => unknown, arg: A)
  */
 export function callNextTurn<A>(loop: EventLoop, cb: (arg: A) => unknown, arg: A, madeFirst = false): Handle {
   const next = (loop as LoopInternals)._callNextTurn;
-  return next !== undefined ? next.call(loop, cb as (arg: never) => unknown, arg, madeFirst) : callSoonOne(loop, cb, arg);
+  return next !== undefined ? next.call(loop, cb as (arg: never) => unknown, arg, madeFirst, resumptions.task) : callSoonOne(loop, cb, arg);
 }
 
 /** `deliver(arg)` once `loop`'s current batch has run (only when `resumesLater` said `AFTER_BATCH`). */

@@ -125,16 +125,17 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   }
 
   /**
-   * @internal `cb(arg)` as the next step of this iteration: in the next host turn (once the
-   * code going on in microtasks now has reached a real wait), ahead of the ready queue and
-   * without collecting timers, as the rest of a batch that stopped early. How a task woken
+   * @internal `cb(arg)` as the next step of this iteration: once `after` (the task whose code
+   * goes on in microtasks now) has reached a real wait or ended, else in the next host turn,
+   * ahead of the ready queue and without collecting timers, as the rest of a batch that
+   * stopped early. How a task woken
    * together with one that goes on now resumes: asyncio runs both steps in one iteration,
    * one after the other, and timers made in the first are due only in the next. With
    * callbacks already queued (they came before it), or with callbacks of the batch left, it
    * goes to the ready queue as `callSoon` does; not with `madeFirst` (a delivery made at the
    * end of a batch, see `_atBatchEnd`: its wake-up was made before anything was queued).
    */
-  _callNextTurn<A>(cb: (arg: A) => unknown, arg: A, madeFirst = false): CallbackHandle {
+  _callNextTurn<A>(cb: (arg: A) => unknown, arg: A, madeFirst = false, after?: unknown): CallbackHandle {
     const batch = this._batch;
     if ((batch !== undefined && this._batchAt < batch.length) || (this._ready.length > 0 && !madeFirst)) return this._callSoonOne(cb, arg);
     this._checkOpen();
@@ -146,6 +147,12 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
       this._paused = [handle];
       this._pausedAt = 0;
       this._wakeSoon();
+      // As soon as the task going on now really waits, rather than in the next host turn.
+      if (after !== undefined && stoppedFor.task === undefined && this._scope !== undefined) {
+        this._stoppedTask = after;
+        stoppedFor.task = after;
+        stoppedFor.goOn = this._goOn;
+      }
     }
     return handle;
   }

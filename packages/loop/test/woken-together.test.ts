@@ -64,4 +64,32 @@ describe("tasks woken together", () => {
     );
     expect(log).toEqual(["t1 cancelled", "t2 cancelled", "queued after the cancels"]);
   });
+
+  it("each woken task resumes as soon as the one before it really waits, not a host turn later", async () => {
+    const log: string[] = [];
+    await run(
+      async () => {
+        const loop = getRunningLoop();
+        const futures = [loop.createFuture<number>(), loop.createFuture<number>(), loop.createFuture<number>()];
+        const tasks = futures.map((future, i) =>
+          createTask(async () => {
+            await future;
+            // Not a wait: asyncio's step goes on through it before the next task resumes.
+            await Promise.resolve();
+            log.push(`t${i}`);
+            await sleep(5);
+          }),
+        );
+        await sleep(0);
+        // A host turn queued before the iteration whose callback wakes the three tasks.
+        setImmediate(() => log.push("host turn"));
+        loop.callSoon(() => {
+          for (const [i, future] of futures.entries()) future.setResult(i);
+        });
+        for (const task of tasks) await task;
+      },
+      { loop: new VirtualTimeLoop() },
+    );
+    expect(log).toEqual(["t0", "t1", "t2", "host turn"]);
+  });
 });
