@@ -387,13 +387,43 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     if (Array.isArray(list)) {
       // Several awaiters share a hand-over: only the last one dropping it gives it back.
       if (this._onDropped !== undefined) shareHandOver(this, list.length);
-      for (let i = 0; i < list.length; i++) enqueueReaction(list[i]!);
-      // The batch runs them in order: `_onDelivered` goes right behind the last one.
-      if (this._onDelivered !== undefined) enqueueReaction(new DeliveredMarker(this, this._takeDelivered()), false);
+      this._queueFrom(list, 0, this._onDelivered !== undefined ? this._takeDelivered() : undefined);
     } else {
       if (list instanceof Reaction && list._task !== undefined) stoppedFor.woken = list._task;
       enqueueReaction(list);
     }
+  }
+
+  /**
+   * @internal Queues the reactions `list[from..]` of this settled future, in order, up to the
+   * first one of a second task: the rest goes on once the first task's step has (asyncio runs
+   * the wake-up of each task awaiting a future as a step of its own, one after the other).
+   * `delivered` (the future's `_onDelivered`) runs right behind the last one.
+   */
+  _queueFrom(list: Fireable[], from: number, delivered: ((future: never) => void) | undefined): void {
+    let first: AwaitTracker | undefined;
+    let i = from;
+    for (; i < list.length; i++) {
+      const item = list[i]!;
+      const task = item === this ? (this._nativeWaiter ?? undefined) : (item as Reaction<T, unknown>)._task;
+      if (task !== undefined) {
+        if (first === undefined) {
+          first = task;
+          resumptions.task ??= task;
+          stoppedFor.woken = task;
+        } else if (task !== first) break;
+      }
+      enqueueReaction(item);
+    }
+    if (i < list.length) {
+      const loop = this._loop ?? runningLoopOrUndefined();
+      if (loop !== undefined && !loop.isClosed()) {
+        callNextTurn(loop, queueRestOf, new RestOfReactions(this as Future<unknown>, list, i, delivered));
+        return;
+      }
+      for (; i < list.length; i++) enqueueReaction(list[i]!);
+    }
+    if (delivered !== undefined) enqueueReaction(new DeliveredMarker(this, delivered), false);
   }
 
   /**
@@ -457,6 +487,34 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     return this.toString();
   }
 }
+
+/** The reactions of a settled future left to queue once the task woken before them has gone on (see `_queueFrom`). */
+class RestOfReactions {
+  readonly _future: Future<unknown>;
+  readonly _list: Fireable[];
+  readonly _from: number;
+  readonly _delivered: ((future: never) => void) | undefined;
+
+  constructor(future: Future<unknown>, list: Fireable[], from: number, delivered: ((future: never) => void) | undefined) {
+    this._future = future;
+    this._list = list;
+    this._from = from;
+    this._delivered = delivered;
+  }
+
+  /** The task these reactions wake first (see `wakesSameTask` in @aiots/loop). */
+  _wakes(): AwaitTracker | undefined {
+    const item = this._list[this._from]!;
+    return item === this._future ? (this._future._nativeWaiter ?? undefined) : (item as Reaction<unknown, unknown>)._task;
+  }
+}
+
+/** Queues the rest of a settled future's reactions (see `_queueFrom`), from the loop. */
+const queueRestOf = markDelivery(
+  markResumption((rest: RestOfReactions): void => {
+    rest._future._queueFrom(rest._list, rest._from, rest._delivered);
+  }),
+);
 
 /** Runs a future's delivered-callback from the batch, behind its several reactions. */
 class DeliveredMarker implements Fireable {

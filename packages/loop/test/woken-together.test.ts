@@ -92,4 +92,33 @@ describe("tasks woken together", () => {
     );
     expect(log).toEqual(["t0", "t1", "t2", "host turn"]);
   });
+
+  it("tasks awaiting one future take their steps one after the other when it settles", async () => {
+    const log: string[] = [];
+    await run(
+      async () => {
+        const loop = getRunningLoop();
+        const shared = loop.createFuture<string>();
+        const awaiter = (name: string) =>
+          createTask(async () => {
+            const value = await shared;
+            log.push(`${name} got ${value}`);
+            // Not a wait: asyncio's step goes on through it before the next task resumes.
+            await Promise.resolve();
+            log.push(`${name} went on`);
+            await sleep(1);
+          });
+        const a = awaiter("a");
+        const b = awaiter("b");
+        const c = awaiter("c");
+        await sleep(0);
+        loop.callSoon(() => shared.setResult("x"));
+        await a;
+        await b;
+        await c;
+      },
+      { loop: new VirtualTimeLoop() },
+    );
+    expect(log).toEqual(["a got x", "a went on", "b got x", "b went on", "c got x", "c went on"]);
+  });
 });
