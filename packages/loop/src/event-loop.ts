@@ -253,6 +253,9 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     this._runDeliveries(this._ready, 0);
     this._ready.length = 0;
     this._paused = undefined;
+    // (A step the batch stopped for has nothing left to let go on.)
+    this._stoppedTask = undefined;
+    if (stoppedFor.goOn === this._goOn) stoppedFor.task = stoppedFor.goOn = undefined;
     this._timers.clear();
     this._disarmHostTimer();
   }

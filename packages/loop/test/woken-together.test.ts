@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isCancelledError } from "@aiots/core";
+import { stoppedFor } from "@aiots/core/internal";
 import { createTask, sleep } from "@aiots/future";
 import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
 
@@ -120,5 +121,24 @@ describe("tasks woken together", () => {
       { loop: new VirtualTimeLoop() },
     );
     expect(log).toEqual(["a got x", "a went on", "b got x", "b went on", "c got x", "c went on"]);
+  });
+
+  it("a loop closed while its batch waits for a step does not keep that step's task", async () => {
+    const loop = new VirtualTimeLoop();
+    let closed = false;
+    const first = loop.createTask(async () => {
+      await sleep(0);
+      // The batch stopped for this step (another wake-up follows); the loop is not running, so it can close.
+      loop.close();
+      closed = true;
+      await new Promise(() => {});
+    });
+    loop.createTask(async () => {
+      await sleep(0);
+    });
+    for (let i = 0; i < 10 && !closed; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(closed).toBe(true);
+    expect(first.done()).toBe(false);
+    expect(stoppedFor.task).toBeUndefined();
   });
 });
