@@ -246,12 +246,12 @@ export const stepInPlace = { on: false };
 
 /**
  * A loop's batch that stopped early for a task's step (see `pausesAfter` in @aiots/loop):
- * `task` is that task, and calling `goOn()` lets the rest of the batch run in the next
- * microtask. The task's code calls it once it really waits (on a pending aiots future) or
- * ends, so the rest goes on right after the step, as in asyncio, rather than a host turn
- * later. `woken` is the task the delivery of the loop's last callback woke (internal).
+ * `task` is that task, and calling `goOn(now)` lets the rest of the batch run, at once or in
+ * the next microtask. The task's code calls it once it really waits (on a pending aiots
+ * future: in a microtask) or ends (at once), so the rest goes on right after the step, as in
+ * asyncio, rather than a host turn later. `woken` is the task the delivery of the loop's last callback woke (internal).
  */
-export const stoppedFor: { task: unknown; goOn: (() => void) | undefined; woken: unknown } = { task: undefined, goOn: undefined, woken: undefined };
+export const stoppedFor: { task: unknown; goOn: ((now: boolean) => void) | undefined; woken: unknown } = { task: undefined, goOn: undefined, woken: undefined };
 
 /** Calls `settle(a, b)` as the woken task's own step (see `stepInPlace`) (internal). */
 export function settleInPlace<A, B>(settle: (a: A, b: B) => void, a: A, b: B): void {

@@ -103,13 +103,34 @@ export function wakesAnother(settling: { _wakes(): AwaitTracker | null | undefin
 
 /**
  * `task`'s code really waits now (on a pending aiots future, not one that goes on in
- * microtasks itself), or `task` ended: if a loop's batch stopped for its step (see
- * `stoppedFor`), the rest of the batch goes on in the next microtask, as asyncio runs the
- * next callback once the step is over. Called only for that task (`task === stoppedFor.task`).
+ * microtasks itself): if a loop's batch stopped for its step (see `stoppedFor`), the rest of
+ * the batch goes on in the next microtask, as asyncio runs the next callback once the step is
+ * over. Called only for that task (`task === stoppedFor.task`).
  */
-export function stepWaits(task: AwaitTracker & { _goesOnSoon?(): boolean }, ended = false): void {
-  if (!ended && task._goesOnSoon?.() === true) return;
+export function stepWaits(task: AwaitTracker & { _goesOnSoon?(): boolean }): void {
+  if (task._goesOnSoon?.() === true) return;
   const goOn = stoppedFor.goOn!;
   stoppedFor.task = stoppedFor.goOn = undefined;
-  goOn();
+  goOn(false);
+}
+
+/** The go-on of a step whose task is finishing now (see `stepEnds`). */
+let ending: ((now: boolean) => void) | undefined;
+
+/**
+ * The task the loop's batch stopped for (`stoppedFor.task`) is finishing: once its outcome is
+ * set, `goOnAfterStep` lets the rest of the batch go on at once (the step is over; what the
+ * outcome wakes goes through the loop behind it).
+ */
+export function stepEnds(): void {
+  ending = stoppedFor.goOn;
+  stoppedFor.task = stoppedFor.goOn = undefined;
+}
+
+/** Lets the rest of the batch go on, if the task that just finished was the step it stopped for. */
+export function goOnAfterStep(): void {
+  const goOn = ending;
+  if (goOn === undefined) return;
+  ending = undefined;
+  goOn(true);
 }

@@ -6,7 +6,7 @@ import { debugTracker } from "./debug.js";
 import { Future, preview } from "./future.js";
 import { deliverHeld, isHolder } from "./held.js";
 import { registerTask, unregisterTask } from "./registry.js";
-import { callSoonOne, cancelledAtAwait, firstSteps, stepWaits } from "./schedule.js";
+import { callSoonOne, cancelledAtAwait, firstSteps, goOnAfterStep, stepEnds } from "./schedule.js";
 import { isBareYield } from "./sleep.js";
 import { checkTaskOptions, finished, reasonMessage, runFunction } from "./task-start.js";
 
@@ -394,11 +394,13 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       // Finished behind its back (`Future.prototype.setResult.call(task, ...)`): the function
       // never runs, and the loop hears of it, as asyncio's step raises InvalidStateError.
       this._release();
+      goOnAfterStep();
       throw new InvalidStateError(`Task step: already done: ${this.toString()}`);
     }
     if (this._mustCancel) {
       // Cancelled before it started: like asyncio, the function never runs.
       this._finishCancelled(new CancelledError(this._cancelMessage));
+      goOnAfterStep();
       return;
     }
     this._stepping = true;
@@ -411,8 +413,20 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     }
   }
 
-  /** @internal */
+  /** @internal The function returned `value`: the task finishes, then the loop goes on (see `goOnAfterStep`). */
   _onFulfilled(value: T): void {
+    this._fulfil(value);
+    goOnAfterStep();
+  }
+
+  /** @internal The function threw `error` (or its promise rejected): as `_onFulfilled`. */
+  _onRejected(error: unknown): void {
+    this._reject(error);
+    goOnAfterStep();
+  }
+
+  /** @internal */
+  _fulfil(value: T): void {
     if (this.done()) {
       this._release(); // finished behind its back while its function ran
       return;
@@ -433,7 +447,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   }
 
   /** @internal */
-  _onRejected(error: unknown): void {
+  _reject(error: unknown): void {
     if (this.done()) {
       this._release();
       return;
@@ -477,7 +491,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       // A task asyncio runs inside its awaiter's step (`waitFor`'s function) hands the step on to it.
       const awaiter = runsInline(this) ? this._wakes() : undefined;
       if (awaiter !== undefined && awaiter !== null) stoppedFor.task = awaiter;
-      else stepWaits(this, true);
+      else stepEnds();
     }
     this._running = undefined;
     this._waitingOn = undefined;

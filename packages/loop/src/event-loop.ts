@@ -75,11 +75,12 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
   _scope: AsyncResource | undefined = undefined;
   /** @internal The task whose step the batch stopped for, while its rest waits for the step to end (see `stoppedFor`). */
   _stoppedTask: unknown = undefined;
-  /** @internal Lets the rest of the stopped batch go on, in the next microtask (see `stoppedFor`). */
-  readonly _goOn = (): void => {
+  /** @internal Lets the rest of the stopped batch go on, now or in the next microtask (see `stoppedFor`). */
+  readonly _goOn = (now: boolean): void => {
     if (this._stoppedTask === undefined) return;
     this._stoppedTask = GOING_ON;
-    void SETTLED.then(this._goOnNow);
+    if (now) this._goOnNow();
+    else void SETTLED.then(this._goOnNow);
   };
   /** @internal */ readonly _goOnNow = (): void => {
     if (this._stoppedTask !== GOING_ON) return;
