@@ -19,6 +19,14 @@ interface ContextState {
 }
 
 const KEY = Symbol.for("aiots.context.v1");
+const STOPPED_KEY = Symbol.for("aiots.stoppedFor.v1");
+
+interface StoppedFor {
+  task: unknown;
+  goOn: ((now: boolean) => void) | undefined;
+  watch: boolean;
+  woken: unknown;
+}
 const holder = globalThis as { [KEY]?: ContextState };
 const state: ContextState = (holder[KEY] ??= {
   tasks: new AsyncLocalStorage<TaskLike<unknown>>(),
@@ -247,11 +255,18 @@ export const stepInPlace = { on: false };
 /**
  * A loop's batch that stopped early for a task's step (see `pausesAfter` in @aiots/loop):
  * `task` is that task, and calling `goOn(now)` lets the rest of the batch run, at once or in
- * the next microtask. The task's code calls it once it really waits (on a pending aiots
- * future: in a microtask) or ends (at once), so the rest goes on right after the step, as in
- * asyncio, rather than a host turn later. `woken` is the task the delivery of the loop's last callback woke (internal).
+ * the next microtask. The task's code calls it once it really waits (an await of a pending
+ * aiots future: in a microtask) or ends (at once), so the rest goes on right after the step,
+ * as in asyncio, rather than a host turn later. While a loop runs a callback (`watch`),
+ * `woken` records the task the callback's delivery woke. Kept on `globalThis`, as the state
+ * above, so that two copies of this package share it (internal).
  */
-export const stoppedFor: { task: unknown; goOn: ((now: boolean) => void) | undefined; woken: unknown } = { task: undefined, goOn: undefined, woken: undefined };
+export const stoppedFor: StoppedFor = ((globalThis as { [STOPPED_KEY]?: StoppedFor })[STOPPED_KEY] ??= {
+  task: undefined,
+  goOn: undefined,
+  watch: false,
+  woken: undefined,
+});
 
 /** Calls `settle(a, b)` as the woken task's own step (see `stepInPlace`) (internal). */
 export function settleInPlace<A, B>(settle: (a: A, b: B) => void, a: A, b: B): void {

@@ -277,10 +277,9 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     // The task's code waits now: the task it woke goes on, from the batch (`then` may be
     // called from inside a primitive's own code, which delivering must not run into). Not
     // for a plain promise awaited inline.
-    if (task !== null && !isPromiseWait(this)) {
-      if (isHolder(task)) queueHeld();
-      if (task === stoppedFor.task) stepWaits(task);
-    }
+    // (Calling `then` is not yet a wait: `.catch()` on a pending future, say. An `await` that
+    // comes through here rather than the await hook lets a stopped batch go on in the next host turn.)
+    if (task !== null && isHolder(task) && !isPromiseWait(this)) queueHeld();
     return reaction as unknown as Promise<R1 | R2>;
   }
 
@@ -291,9 +290,9 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
    */
   _resumeThroughLoop<R>(reaction: Reaction<T, R>): Promise<R> {
     if (cancelledAtAwait.future === this) cancelledAtAwait.future = undefined;
-    // (The task waits for it: its step is over.)
+    // (The task waits for the loop: its step is over.)
     const task = reaction._task;
-    if (task !== undefined && task === stoppedFor.task) stepWaits(task);
+    if (task !== undefined && task === stoppedFor.task) stepWaits(task, false);
     const loop = this._loop ?? runningLoopOrUndefined();
     if (loop === undefined || loop.isClosed() || this._reactions !== undefined) enqueueReaction(reaction);
     else {
@@ -373,7 +372,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       if (waiter !== null) {
         // A task resumes: another one woken before this batch runs goes through the loop.
         resumptions.task ??= waiter;
-        stoppedFor.woken = waiter;
+        if (stoppedFor.watch) stoppedFor.woken = waiter;
         enqueueReaction(this, false);
       } else {
         // Delivered at once; a primitive hears of it in the next microtask, queued ahead of
@@ -389,7 +388,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       if (this._onDropped !== undefined) shareHandOver(this, list.length);
       this._queueFrom(list, 0, this._onDelivered !== undefined ? this._takeDelivered() : undefined);
     } else {
-      if (list instanceof Reaction && list._task !== undefined) stoppedFor.woken = list._task;
+      if (stoppedFor.watch && list instanceof Reaction && list._task !== undefined) stoppedFor.woken = list._task;
       enqueueReaction(list);
     }
   }
@@ -410,7 +409,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
         if (first === undefined) {
           first = task;
           resumptions.task ??= task;
-          stoppedFor.woken = task;
+          if (stoppedFor.watch) stoppedFor.woken = task;
         } else if (task !== first) break;
       }
       enqueueReaction(item);

@@ -107,30 +107,36 @@ export function wakesAnother(settling: { _wakes(): AwaitTracker | null | undefin
  * the batch goes on in the next microtask, as asyncio runs the next callback once the step is
  * over. Called only for that task (`task === stoppedFor.task`).
  */
-export function stepWaits(task: AwaitTracker & { _goesOnSoon?(): boolean }): void {
-  if (task._goesOnSoon?.() === true) return;
+export function stepWaits(task: AwaitTracker & { _goesOnSoon?(): boolean }, unlessGoingOn = true): void {
+  if (unlessGoingOn && task._goesOnSoon?.() === true) return;
   const goOn = stoppedFor.goOn!;
   stoppedFor.task = stoppedFor.goOn = undefined;
   goOn(false);
 }
 
-/** The go-on of a step whose task is finishing now (see `stepEnds`). */
+/** The go-on of a step whose task is finishing now, and that task (see `stepEnds`). */
 let ending: ((now: boolean) => void) | undefined;
+let endingTask: AwaitTracker | undefined;
 
 /**
- * The task the loop's batch stopped for (`stoppedFor.task`) is finishing: once its outcome is
- * set, `goOnAfterStep` lets the rest of the batch go on at once (the step is over; what the
- * outcome wakes goes through the loop behind it).
+ * `task`, the one the loop's batch stopped for (`stoppedFor.task`), is finishing: once its
+ * outcome is set, `goOnAfterStep(task)` lets the rest of the batch go on (the step is over;
+ * what the outcome wakes goes through the loop behind it).
  */
-export function stepEnds(): void {
+export function stepEnds(task: AwaitTracker): void {
   ending = stoppedFor.goOn;
+  endingTask = task;
   stoppedFor.task = stoppedFor.goOn = undefined;
 }
 
-/** Lets the rest of the batch go on, if the task that just finished was the step it stopped for. */
-export function goOnAfterStep(): void {
-  const goOn = ending;
-  if (goOn === undefined) return;
-  ending = undefined;
-  goOn(true);
+/**
+ * Lets the rest of the batch go on if `task`, which has just finished, was the step it stopped
+ * for: at once (`now`, from the reaction to the task's function promise, where nothing else is
+ * running), else in the next microtask.
+ */
+export function goOnAfterStep(task: AwaitTracker, now: boolean): void {
+  if (task !== endingTask) return;
+  const goOn = ending!;
+  ending = endingTask = undefined;
+  goOn(now);
 }

@@ -70,11 +70,11 @@ export function runFunction<T>(task: Task<T>, fn: TaskFunction<T>): void {
 }
 
 function settleFulfilled(value: unknown): void {
-  (taskStorage.getStore() as Task<unknown>)._onFulfilled(value);
+  (taskStorage.getStore() as Task<unknown>)._onFulfilled(value, true);
 }
 
 function settleRejected(error: unknown): void {
-  (taskStorage.getStore() as Task<unknown>)._onRejected(error);
+  (taskStorage.getStore() as Task<unknown>)._onRejected(error, true);
 }
 
 function adoptInto(task: Task<unknown>, future: Future<unknown>): void {

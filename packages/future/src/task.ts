@@ -394,13 +394,11 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       // Finished behind its back (`Future.prototype.setResult.call(task, ...)`): the function
       // never runs, and the loop hears of it, as asyncio's step raises InvalidStateError.
       this._release();
-      goOnAfterStep();
       throw new InvalidStateError(`Task step: already done: ${this.toString()}`);
     }
     if (this._mustCancel) {
       // Cancelled before it started: like asyncio, the function never runs.
       this._finishCancelled(new CancelledError(this._cancelMessage));
-      goOnAfterStep();
       return;
     }
     this._stepping = true;
@@ -413,16 +411,20 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     }
   }
 
-  /** @internal The function returned `value`: the task finishes, then the loop goes on (see `goOnAfterStep`). */
-  _onFulfilled(value: T): void {
+  /**
+   * @internal The function returned `value`: the task finishes, then a batch stopped for its
+   * step goes on (see `goOnAfterStep`), at once when `fromReaction` (the reaction to the
+   * function's promise, where nothing else runs), else in the next microtask.
+   */
+  _onFulfilled(value: T, fromReaction = false): void {
     this._fulfil(value);
-    goOnAfterStep();
+    goOnAfterStep(this, fromReaction);
   }
 
   /** @internal The function threw `error` (or its promise rejected): as `_onFulfilled`. */
-  _onRejected(error: unknown): void {
+  _onRejected(error: unknown, fromReaction = false): void {
     this._reject(error);
-    goOnAfterStep();
+    goOnAfterStep(this, fromReaction);
   }
 
   /** @internal */
@@ -491,7 +493,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
       // A task asyncio runs inside its awaiter's step (`waitFor`'s function) hands the step on to it.
       const awaiter = runsInline(this) ? this._wakes() : undefined;
       if (awaiter !== undefined && awaiter !== null) stoppedFor.task = awaiter;
-      else stepEnds();
+      else stepEnds(this);
     }
     this._running = undefined;
     this._waitingOn = undefined;

@@ -426,9 +426,16 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
         const handle = batch[i++]!;
         this._batchAt = i;
         if (handle._cancelled) continue;
+        stoppedFor.watch = true;
+        try {
+          handle._run(this);
+        } finally {
+          stoppedFor.watch = false;
+        }
+        const stops = i < batch.length && pausesAfter(handle, batch[i]!);
+        const woken = stoppedFor.woken;
         stoppedFor.woken = undefined;
-        handle._run(this);
-        if (i < batch.length && pausesAfter(handle, batch[i]!)) {
+        if (stops) {
           // The callback left a task going on in microtasks (see `pausesAfter`): asyncio's
           // step would run it through before the next callback. The rest of the batch goes
           // on, ahead of anything scheduled since, once that code has gone on to a real wait
@@ -437,7 +444,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
           this._pausedAt = i;
           const task = handle._task();
           this._pausedFor = task;
-          const stepOf = task ?? stoppedFor.woken;
+          const stepOf = task ?? woken;
           this._stoppedTask = stepOf;
           if (stepOf !== undefined) {
             stoppedFor.task = stepOf;
@@ -544,7 +551,8 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
  */
 function pausesAfter(handle: CallbackHandle, next: CallbackHandle): boolean {
   const cb = handle._callback;
-  if (isResumption(cb)) return !wakesSameTask(next);
+  // (A wake-up of code outside any task, `await sleep(0)` in plain code, has no step to wait for.)
+  if (isResumption(cb)) return stoppedFor.woken !== undefined && !wakesSameTask(next);
   const task = handle._task() as Task<unknown> | undefined;
   return task !== undefined && task._goesOnSoon();
 }

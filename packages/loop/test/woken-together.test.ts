@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { isCancelledError } from "@aiots/core";
+import { CancelledError, isCancelledError } from "@aiots/core";
 import { stoppedFor } from "@aiots/core/internal";
-import { createTask, sleep } from "@aiots/future";
-import { VirtualTimeLoop, getRunningLoop, run } from "@aiots/loop";
+import { Future, createTask, currentTask, sleep } from "@aiots/future";
+import { EventLoop, VirtualTimeLoop, getEventLoop, getRunningLoop, run } from "@aiots/loop";
 
 /*
  * Tasks woken in one iteration (by timers due together, or by cancels one callback makes)
@@ -140,5 +140,92 @@ describe("tasks woken together", () => {
     expect(closed).toBe(true);
     expect(first.done()).toBe(false);
     expect(stoppedFor.task).toBeUndefined();
+  });
+});
+
+/*
+ * When the batch stopped for a task's step, the rest goes on once that step really waits or
+ * its task finishes: not when the step merely calls `then`, and never from inside other code.
+ */
+describe("the rest of a batch stopped for a step", () => {
+  const vrun = (fn: () => Promise<void>) => run(fn, { loop: new VirtualTimeLoop() });
+
+  it("does not go on when the step calls catch() on a pending future (not a wait)", async () => {
+    const log: string[] = [];
+    await vrun(async () => {
+      const loop = getRunningLoop();
+      const pending = new Future<void>();
+      createTask(async () => {
+        await null; // the first step goes on in microtasks: the batch stops for it
+        log.push("before catch");
+        void pending.catch(() => {});
+        await null;
+        log.push("still in the step");
+        await sleep(5);
+      });
+      loop.callSoon(() => log.push("next callback"));
+      await sleep(10);
+    });
+    expect(log).toEqual(["before catch", "still in the step", "next callback"]);
+  });
+
+  it("does not run inside a listener that the finishing task's signal calls", async () => {
+    const log: string[] = [];
+    await vrun(async () => {
+      const loop = getRunningLoop();
+      const task = createTask(async () => {
+        currentTask()!.signal.addEventListener("abort", () => {
+          log.push("listener start");
+          createTask(() => 1, { eagerStart: true }); // a task that finishes inside the listener
+          log.push("listener end");
+        });
+        await null;
+        throw new CancelledError("self");
+      });
+      loop.callSoon(() => log.push("next callback"));
+      await sleep(5);
+      expect(task.cancelled()).toBe(true);
+    });
+    expect(log).toEqual(["listener start", "listener end", "next callback"]);
+  });
+
+  it("does not run inside the code that settles a thenable the task's function returned", async () => {
+    const log: string[] = [];
+    await vrun(async () => {
+      const loop = getRunningLoop();
+      createTask(() => {
+        let settle: (value: number) => void = () => {};
+        queueMicrotask(() => {
+          log.push("before settle");
+          settle(1);
+          log.push("after settle");
+        });
+        return { then: (onFulfilled: (value: number) => void) => void (settle = onFulfilled) } as unknown as PromiseLike<number>;
+      });
+      loop.callSoon(() => log.push("next callback"));
+      await sleep(5);
+    });
+    expect(log).toEqual(["before settle", "after settle", "next callback"]);
+  });
+
+  it("does not stop for the sleep(0) of code outside any task", async () => {
+    // Plain async functions outside any task, on the default loop: no step to wait for.
+    const loop = getEventLoop() as EventLoop;
+    let iterations = 0;
+    const runOnce = loop._runOnce;
+    loop._runOnce = function (this: EventLoop, goingOn?: boolean) {
+      if (goingOn !== true) iterations++;
+      runOnce.call(this, goingOn);
+    };
+    try {
+      const plain = async () => {
+        for (let i = 0; i < 3; i++) await sleep(0);
+      };
+      await Promise.all(Array.from({ length: 50 }, plain));
+    } finally {
+      loop._runOnce = runOnce;
+    }
+    // One iteration per round of sleep(0)s, not one per wake-up.
+    expect(iterations).toBeLessThan(10);
   });
 });
