@@ -96,7 +96,12 @@ function hookAwait(future: NativeFuture): boolean {
     // Refused (a task awaiting itself), or cancelled by a cancel pending on the task: `then` reports it.
     return false;
   }
-  if (future._nativeWaiter !== undefined) return false;
+  if (future._nativeWaiter !== undefined) {
+    // Another awaiter has the native promise: this await goes through `then`, a turn later,
+    // and is a wait all the same.
+    if (task !== null && task === stoppedFor.task && !isPromiseWait(future)) stepWaits(task);
+    return false;
+  }
   future._nativeWaiter = task;
   addReaction(future, future);
   // The task's code waits now: the task it woke goes on (once this await is set up, as

@@ -169,6 +169,29 @@ describe("the rest of a batch stopped for a step", () => {
     expect(log).toEqual(["before catch", "still in the step", "next callback"]);
   });
 
+  it("goes on when the step awaits a future another task awaits already", async () => {
+    const log: string[] = [];
+    await vrun(async () => {
+      const loop = getRunningLoop();
+      const shared = new Future<void>();
+      createTask(async () => {
+        await shared; // the first awaiter: it holds the future's native promise
+      });
+      await sleep(0);
+      // A host turn queued before the iteration whose batch stops for the step below.
+      setImmediate(() => log.push("host turn"));
+      createTask(async () => {
+        await null; // the first step goes on in microtasks: the batch stops for it
+        log.push("step");
+        await shared; // a real wait, through `then`
+      });
+      loop.callSoon(() => log.push("next callback"));
+      await sleep(1);
+      shared.setResult();
+    });
+    expect(log).toEqual(["step", "next callback", "host turn"]);
+  });
+
   it("does not run inside a listener that the finishing task's signal calls", async () => {
     const log: string[] = [];
     await vrun(async () => {
