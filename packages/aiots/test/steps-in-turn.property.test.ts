@@ -8,7 +8,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Lock, Queue, createTask, gather, isCancelledError, sleep, timeout } from "aiots";
+import { Event, Future, Lock, Queue, createTask, gather, getRunningLoop, isCancelledError, sleep, timeout } from "aiots";
 import type { Task } from "aiots";
 import { onVirtualLoop } from "./helpers.js";
 
@@ -21,8 +21,11 @@ type Hop = "null" | "resolved" | "acquire" | "join" | "nested" | "timeout";
 const programArb = fc.record({
   /** Per task, per round: the hops its step goes through. */
   tasks: fc.array(fc.array(fc.array(hopArb, { maxLength: 4 }), { minLength: 1, maxLength: 4 }), { minLength: 2, maxLength: 5 }),
-  /** How rounds wait: `sleep(0)` (every task woken in one iteration) or a timer due for all at once. */
-  wake: fc.constantFrom("sleep0", "timer"),
+  /**
+   * How rounds wait: `sleep(0)` (every task woken in one iteration), a timer due for all at
+   * once, an `Event` a loop callback sets, or one future they all await, set by a callback.
+   */
+  wake: fc.constantFrom("sleep0", "timer", "event", "shared"),
   /** Tasks cancelled by the main task after the first round (bit i: task i). */
   cancelBits: fc.nat({ max: 31 }),
 });
@@ -46,12 +49,20 @@ describe("woken steps do not interleave", () => {
             else if (h === "nested") await nested(3);
             else await timeout(50, () => nested(2));
           };
+          const rounds = Math.max(...program.tasks.map((t) => t.length));
+          const events = Array.from({ length: rounds }, () => new Event());
+          const gates = Array.from({ length: rounds }, () => new Future<void>());
+          const wake = async (r: number): Promise<void> => {
+            if (program.wake === "sleep0") await sleep(0);
+            else if (program.wake === "timer") await sleep(10);
+            else if (program.wake === "event") await events[r]!.wait();
+            else await gates[r];
+          };
           const tasks: Task<void>[] = program.tasks.map((rounds, i) =>
             createTask(async () => {
               try {
                 for (const [r, hops] of rounds.entries()) {
-                  if (program.wake === "sleep0") await sleep(0);
-                  else await sleep(10);
+                  await wake(r);
                   log.push(`${r} t${i} start`);
                   for (const h of hops) await hop(h);
                   log.push(`${r} t${i} end`);
@@ -64,6 +75,15 @@ describe("woken steps do not interleave", () => {
           if (program.wake === "sleep0") await sleep(0);
           else await sleep(5);
           for (const [i, task] of tasks.entries()) if ((program.cancelBits >> i) & 1) task.cancel();
+          if (program.wake === "event" || program.wake === "shared") {
+            // Round r opens at 10 * r, from a loop callback, once every step of the round before has waited.
+            const loop = getRunningLoop();
+            for (let r = 0; r < rounds; r++) {
+              await sleep(10);
+              // (A task cancelled while it awaits the shared future cancels that future, as in asyncio.)
+              loop.callSoon(() => (program.wake === "event" ? events[r]!.set() : gates[r]!.done() || gates[r]!.setResult()));
+            }
+          }
           await gather(tasks, { returnExceptions: true });
           return log;
         });
