@@ -10,6 +10,14 @@ import { describe, expect, it } from "vitest";
 import { Lock, Queue, createTask, gather, sleep, timeout, waitFor } from "aiots";
 import { onVirtualLoop } from "./helpers.js";
 
+/** A function that sleeps(0) twice, logging `first` and `second` after each. */
+const sleepsTwice = (log: string[], first: string, second: string) => async (): Promise<void> => {
+  await sleep(0);
+  log.push(first);
+  await sleep(0);
+  log.push(second);
+};
+
 describe("tasks woken together by sleep(0)", () => {
   it("the first goes on through awaits that do not wait before the second resumes", async () => {
     const log = await onVirtualLoop(async () => {
@@ -25,13 +33,7 @@ describe("tasks woken together by sleep(0)", () => {
         log.push("a joined");
         lock.release();
       };
-      const b = async () => {
-        await sleep(0);
-        log.push("b slept");
-        await sleep(0);
-        log.push("b slept again");
-      };
-      await gather([a, b]);
+      await gather([a, sleepsTwice(log, "b slept", "b slept again")]);
       return log;
     });
     expect(log).toEqual(["a slept", "a acquired", "a joined", "b slept", "b slept again"]);
@@ -49,13 +51,7 @@ describe("tasks woken together by sleep(0)", () => {
         await sleep(0);
         log.push("f slept 2");
       };
-      const g = async () => {
-        await sleep(0);
-        log.push("g slept");
-        await sleep(0);
-        log.push("g slept 2");
-      };
-      await gather([f, g]);
+      await gather([f, sleepsTwice(log, "g slept", "g slept 2")]);
       return log;
     });
     expect(log).toEqual(["f slept", "f left timeout", "g slept", "f slept 2", "g slept 2"]);

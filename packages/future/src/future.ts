@@ -393,6 +393,11 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     }
   }
 
+  /** @internal The task whose await `item`, one of this future's reactions, is (undefined for code outside tasks). */
+  _taskOf(item: Fireable): AwaitTracker | undefined {
+    return item === this ? (this._nativeWaiter ?? undefined) : (item as Reaction<T, unknown>)._task;
+  }
+
   /**
    * @internal Queues the reactions `list[from..]` of this settled future, in order, up to the
    * first one of a second task: the rest goes on once the first task's step has (asyncio runs
@@ -404,7 +409,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     let i = from;
     for (; i < list.length; i++) {
       const item = list[i]!;
-      const task = item === this ? (this._nativeWaiter ?? undefined) : (item as Reaction<T, unknown>)._task;
+      const task = this._taskOf(item);
       if (task !== undefined) {
         if (first === undefined) {
           first = task;
@@ -503,8 +508,7 @@ class RestOfReactions {
 
   /** The task these reactions wake first (see `wakesSameTask` in @aiots/loop). */
   _wakes(): AwaitTracker | undefined {
-    const item = this._list[this._from]!;
-    return item === this._future ? (this._future._nativeWaiter ?? undefined) : (item as Reaction<unknown, unknown>)._task;
+    return this._future._taskOf(this._list[this._from]!);
   }
 }
 

@@ -109,9 +109,14 @@ export function wakesAnother(settling: { _wakes(): AwaitTracker | null | undefin
  */
 export function stepWaits(task: AwaitTracker & { _goesOnSoon?(): boolean }, unlessGoingOn = true): void {
   if (unlessGoingOn && task._goesOnSoon?.() === true) return;
+  takeGoOn()(false);
+}
+
+/** The go-on of the stopped batch, taken out of `stoppedFor` (called only while it is set). */
+function takeGoOn(): (now: boolean) => void {
   const goOn = stoppedFor.goOn!;
   stoppedFor.task = stoppedFor.goOn = undefined;
-  goOn(false);
+  return goOn;
 }
 
 /** The go-on of a step whose task is finishing now, and that task (see `stepEnds`). */
@@ -124,9 +129,8 @@ let endingTask: AwaitTracker | undefined;
  * what the outcome wakes goes through the loop behind it).
  */
 export function stepEnds(task: AwaitTracker): void {
-  ending = stoppedFor.goOn;
+  ending = takeGoOn();
   endingTask = task;
-  stoppedFor.task = stoppedFor.goOn = undefined;
 }
 
 /**

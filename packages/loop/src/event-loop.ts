@@ -88,6 +88,20 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     if (this._paused === undefined || this._inIteration || this._closed) return;
     this._scope!.runInAsyncScope(goOnWithBatch, undefined, this);
   };
+
+  /** @internal Lets the rest of the stopped batch go on once `task`'s step is over (see `stoppedFor`); undefined: only at the host turn. */
+  _stopFor(task: unknown): void {
+    this._stoppedTask = task;
+    if (task === undefined) return;
+    stoppedFor.task = task;
+    stoppedFor.goOn = this._goOn;
+  }
+
+  /** @internal The rest of the batch runs (or is dropped) now: nothing is left to go on when a step is over. */
+  _forgetStop(): void {
+    this._stoppedTask = undefined;
+    if (stoppedFor.goOn === this._goOn) stoppedFor.task = stoppedFor.goOn = undefined;
+  }
   /** @internal */ readonly _onHostTimer = (): void => {
     this._hostTimer = undefined;
     this._hostTimerWhen = Infinity;
@@ -149,11 +163,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
       this._pausedAt = 0;
       this._wakeSoon();
       // As soon as the task going on now really waits, rather than in the next host turn.
-      if (after !== undefined && stoppedFor.task === undefined && this._scope !== undefined) {
-        this._stoppedTask = after;
-        stoppedFor.task = after;
-        stoppedFor.goOn = this._goOn;
-      }
+      if (stoppedFor.task === undefined && this._scope !== undefined) this._stopFor(after);
     }
     return handle;
   }
@@ -254,9 +264,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     this._runDeliveries(this._ready, 0);
     this._ready.length = 0;
     this._paused = undefined;
-    // (A step the batch stopped for has nothing left to let go on.)
-    this._stoppedTask = undefined;
-    if (stoppedFor.goOn === this._goOn) stoppedFor.task = stoppedFor.goOn = undefined;
+    this._forgetStop();
     this._timers.clear();
     this._disarmHostTimer();
   }
@@ -415,8 +423,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
       } else {
         this._paused = undefined;
         this._pausedFor = undefined;
-        this._stoppedTask = undefined;
-        if (stoppedFor.goOn === this._goOn) stoppedFor.task = stoppedFor.goOn = undefined;
+        this._forgetStop();
       }
       this._batch = batch;
       while (i < batch.length) {
@@ -444,12 +451,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
           this._pausedAt = i;
           const task = handle._task();
           this._pausedFor = task;
-          const stepOf = task ?? woken;
-          this._stoppedTask = stepOf;
-          if (stepOf !== undefined) {
-            stoppedFor.task = stepOf;
-            stoppedFor.goOn = this._goOn;
-          }
+          this._stopFor(task ?? woken);
           paused = true;
           break;
         }
