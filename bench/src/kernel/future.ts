@@ -33,6 +33,36 @@ async function futureResolvedFirst(): Promise<number> {
   return sum;
 }
 
+/**
+ * The engine's floor for any Future that is a native promise: a Promise subclass with one
+ * field of state and nothing else, whose `constructor` getter answers `Promise` (so the
+ * engine awaits it directly, as it does a Future). What a Future does on top of this (its
+ * loop, cancellation, callbacks, the await hook's bookkeeping) is aiots' own cost.
+ */
+class BareSubclass<T> extends Promise<T> {
+  _state = 0;
+  _resolve: (value: T) => void;
+  constructor() {
+    let resolve!: (value: T) => void;
+    super((r) => {
+      resolve = r;
+    });
+    this._resolve = resolve;
+  }
+}
+Object.defineProperty(BareSubclass.prototype, "constructor", { configurable: true, get: () => Promise });
+
+async function bareSubclassResolvedFirst(): Promise<number> {
+  let sum = 0;
+  for (let i = 0; i < N; i++) {
+    const f = new BareSubclass<number>();
+    f._state = 1;
+    f._resolve(i);
+    sum += await f;
+  }
+  return sum;
+}
+
 async function nativeResolvedLater(): Promise<number> {
   let sum = 0;
   for (let i = 0; i < N; i++) {
@@ -81,10 +111,12 @@ export async function benchFuture(): Promise<CaseResult[]> {
     await benchCase(`(a1) create + resolve + await, ${n} times, outside any task`, [
       { name: "native Promise", run: plain(nativeResolvedFirst) },
       { name: "aiots Future", run: plain(futureResolvedFirst) },
+      { name: "bare Promise subclass (engine floor, ref)", run: plain(bareSubclassResolvedFirst) },
     ], { goal }),
     await benchCase(`(a2) create + resolve + await, ${n} times, inside a task`, [
       { name: "native Promise in task", run: inTask(nativeResolvedFirst) },
       { name: "aiots Future in task", run: inTask(futureResolvedFirst) },
+      { name: "bare Promise subclass in task (engine floor, ref)", run: inTask(bareSubclassResolvedFirst) },
       { name: "native Promise, no task (ref)", run: plain(nativeResolvedFirst) },
     ], { goal }),
     await benchCase(`(a3) create + await + resolve from a microtask, ${n} times, outside any task`, [

@@ -60,6 +60,12 @@ function awaitLock(name: string): Promise<void> {
   return contendLock(name, direct, guarded(() => lock.acquireAsync(), () => lock.release()));
 }
 
+/** The same peer with its workers as aiots tasks: what the task context costs any lock. */
+async function awaitLockInTasks(name: string): Promise<void> {
+  const lock = new AwaitLock();
+  await run(() => contendLock(name, asTask, guarded(() => lock.acquireAsync(), () => lock.release())));
+}
+
 export async function benchLock(): Promise<CaseResult[]> {
   const total = (WORKERS * N).toLocaleString("en-US");
   return [
@@ -70,6 +76,7 @@ export async function benchLock(): Promise<CaseResult[]> {
       { name: "async-mutex Mutex", run: asyncMutex },
       { name: "@esfx/async-mutex AsyncMutex", run: esfxMutex },
       { name: "await-lock", run: awaitLock },
+      { name: "await-lock in aiots tasks (ref)", run: awaitLockInTasks },
     ], { goal: "aiots Lock in tasks faster than the fastest peer (ratio of every peer > 1.00x)" }),
   ];
 }
