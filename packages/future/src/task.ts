@@ -364,6 +364,20 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     return error;
   }
 
+  /**
+   * @internal Whether a pending "cancel at the next await" lands at the await going on now:
+   * one of its futures is done and its outcome has not reached the task's code yet, so that
+   * delivery throws the cancel (see `_takeLateCancel`).
+   */
+  _markLandsNow(): boolean {
+    if (this._resumed) return false;
+    const on = this._waitingOn;
+    if (on !== undefined && on.done() && !runsInline(on)) return true;
+    const more = this._waitingMore;
+    if (more !== undefined) for (let i = 0; i < more.length; i++) if (more[i]!.done() && !runsInline(more[i]!)) return true;
+    return false;
+  }
+
   /** @internal Whether `source` is one of the futures the task's current await waits on. */
   _awaits(source: object): boolean {
     return source === this._waitingOn || (this._waitingMore !== undefined && this._waitingMore.includes(source as Future<unknown>));
@@ -563,13 +577,16 @@ const describing = new Set<object>();
  * Cancels `future`; true if that interrupts it. An awaited task that could only mark itself
  * (it awaits a plain promise) does not count: it may still finish with a value, so the
  * awaiting task keeps the cancel pending for itself, and its await of that task throws
- * once the task is done, as asyncio's awaiting task gets the cancellation.
+ * once the task is done, as asyncio's awaiting task gets the cancellation. A task whose
+ * mark lands at an await already on its way (a second cancel, after the first one ended
+ * what it awaits) counts: its await throws, as asyncio's child does, and the awaiting task
+ * keeps nothing for itself.
  */
 function interrupts(future: Future<unknown>, msg: string | undefined): boolean {
   // A `sleep(0)` is not cancelled: its wake-up delivers the cancel (see `isBareYield`).
   if (!future.done() && isBareYield(future)) return false;
   if (!future.cancel(msg)) return false;
-  return !(future instanceof Task) || future.done() || !future._mustCancel;
+  return !(future instanceof Task) || future.done() || !future._mustCancel || future._markLandsNow();
 }
 
 function compactDone(list: Future<unknown>[]): void {
