@@ -4,7 +4,7 @@ import { checkFunction, checkLoop, isPromiseWait, loopForCurrentCode, markDelive
 import { debugTracker } from "./debug.js";
 import { holdWake, holderRunsNow, holding, isHolder, queueHeld } from "./held.js";
 import { awaitTrackerHere, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
-import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf, resumptions, shareHandOver } from "./reaction.js";
+import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf, resumptions, shareHandOver, soleHandOver } from "./reaction.js";
 import { AT_ONCE, FROM_READY_QUEUE, NEXT_TURN, atBatchEnd, callNextTurn, callSoonOne, cancelledAtAwait, resumesLater, stepWaits, wakesAnother } from "./schedule.js";
 import type { AwaitTracker, Fireable, State } from "./reaction.js";
 
@@ -389,6 +389,9 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       this._queueFrom(list, 0, this._onDelivered !== undefined ? this._takeDelivered() : undefined);
     } else {
       if (stoppedFor.watch && list instanceof Reaction && list._task !== undefined) stoppedFor.woken = list._task;
+      // A hand-over's one `then` stays listed until it runs: the hand-over is on its way
+      // until then (see `stillOnItsWay`), and can still be given back or replaced.
+      if (this._onDropped !== undefined && list instanceof Reaction) this._reactions = list;
       enqueueReaction(list);
     }
   }
@@ -456,6 +459,37 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     const hook = this._onSettle!;
     this._onSettle = undefined;
     (hook as (future: this) => void)(this);
+  }
+
+  /**
+   * @internal Whether a cancel of the task awaiting what this future hands over gives it
+   * back at once, rather than when the await is delivered (see `Task._dropHandOverNow`). A
+   * queue getter's item does, so it is back in line before any other getter goes on.
+   */
+  _dropsEarly(): boolean {
+    return false;
+  }
+
+  /**
+   * @internal Whether what this resolved future hands over can still be replaced, or given
+   * back before its delivery: its one awaiter is a task's direct await that has not been
+   * delivered, and no `then` or done callback shares it.
+   */
+  _replaceable(): boolean {
+    if (this._state !== RESOLVED || this._onDropped === undefined || this._callbacks !== undefined || !soleHandOver(this)) return false;
+    const reactions = this._reactions;
+    const waiter = this._nativeWaiter;
+    if (waiter !== undefined) return waiter !== null && typeof this._native === "function" && (reactions === undefined || reactions === this);
+    // One `then` (a task that returned the future, say), kept until it runs.
+    return reactions instanceof Reaction && reactions._source !== undefined;
+  }
+
+  /** @internal The task whose await of this done future is still to be delivered, if it is the only awaiter. */
+  _soleAwaiter(): AwaitTracker | undefined {
+    const waiter = this._nativeWaiter;
+    if (waiter !== undefined) return waiter ?? undefined;
+    const reactions = this._reactions;
+    return reactions instanceof Reaction && reactions._source !== undefined ? reactions._task : undefined;
   }
 
   /** @internal */

@@ -25,6 +25,8 @@ export interface AwaitTracker {
 
 /** What a reaction reads from the future it waits on. */
 export interface ReactionSource {
+  /** A hand-over's one reaction, kept there after the future settled until it runs. */
+  _reactions: Fireable | Fireable[] | undefined;
   _state: State;
   _result: unknown;
   _onDropped: ((value: never) => void) | undefined;
@@ -105,6 +107,7 @@ export class Reaction<T, R> implements PromiseLike<R> {
     const onFulfilled = this._onFulfilled;
     const onRejected = this._onRejected;
     this._source = this._task = this._onFulfilled = this._onRejected = undefined;
+    if (source._reactions === this) source._reactions = undefined;
     const outcome = outcomeOf(source, task);
     const failed = outcomeFailed;
     if (source._onDelivered !== undefined) runDelivered(source);
@@ -204,7 +207,7 @@ export function outcomeOf(source: ReactionSource, task: AwaitTracker | null | un
       const dropped = source._onDropped;
       if (!failed && dropped !== undefined && lastToDrop(source)) {
         source._onDropped = undefined;
-        giveBack(source, dropped as (value: unknown) => void, outcome);
+        giveBackSafely(source, dropped as (value: unknown) => void, outcome);
       }
       failed = true;
       outcome = late;
@@ -269,8 +272,13 @@ export function adoptHandOver(from: { _onDropped?: ((value: never) => void) | un
   return own;
 }
 
-/** A primitive's give-back must not break the other reactions of the batch. */
-function giveBack(source: ReactionSource, dropped: (value: unknown) => void, value: unknown): void {
+/** Whether no other awaiter or done callback shares `source`'s hand-over (see `shareHandOver`). */
+export function soleHandOver(source: object): boolean {
+  return !sharedHandOvers.has(source);
+}
+
+/** A primitive's give-back must not break the other reactions of the batch (or the cancel that dropped it). */
+export function giveBackSafely(source: ReactionSource, dropped: (value: unknown) => void, value: unknown): void {
   try {
     dropped(value);
   } catch (error) {

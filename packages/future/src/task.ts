@@ -5,6 +5,7 @@ import type { AsyncResource } from "node:async_hooks";
 import { debugTracker } from "./debug.js";
 import { Future, preview } from "./future.js";
 import { deliverHeld, isHolder } from "./held.js";
+import { giveBackSafely } from "./reaction.js";
 import { registerTask, unregisterTask } from "./registry.js";
 import { callSoonOne, cancelledAtAwait, firstSteps, goOnAfterStep, stepEnds } from "./schedule.js";
 import { isBareYield } from "./sleep.js";
@@ -165,7 +166,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     this._cancelMessage = msg;
     const abort = this._abort;
     if (abort !== undefined && !abort.signal.aborted) abort.abort(new CancelledError(msg));
-    if (!this._cancelWaits(msg)) {
+    if (!this._cancelWaits(msg) && !this._dropHandOverNow(msg)) {
       this._mustCancel = true;
       this._markedMessage = msg;
       if (this._stepping) this._mustCancelOwn = true;
@@ -362,6 +363,23 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
     const error = isCancelledError(failure) ? failure : (this._cancelledAwait() ?? new CancelledError(this._cancelMessage));
     this._late = { source, error };
     return error;
+  }
+
+  /**
+   * @internal A cancel that finds the task's await of a hand-over on its way, whose owner
+   * takes it back at once rather than at the delivery (a queue getter's item, see
+   * `Future._dropsEarly`): it is given back now, and that await throws the cancel when it is
+   * delivered, as a late cancel does. True if so: the cancel reached the await.
+   */
+  _dropHandOverNow(msg: string | undefined): boolean {
+    const on = this._waitingOn;
+    if (this._resumed || on === undefined || !on._dropsEarly() || !on._replaceable() || on._soleAwaiter() !== this) return false;
+    if (runsInline(on)) return false;
+    const giveBack = on._onDropped!;
+    on._onDropped = undefined;
+    this._late = { source: on, error: new CancelledError(msg) };
+    giveBackSafely(on, giveBack as (value: unknown) => void, on._result);
+    return true;
   }
 
   /**

@@ -32,9 +32,16 @@ export class PutWaiter<T> extends Future<void> {
  */
 export class GetWaiter<T> extends Future<T> {
   landed = false;
+  /** The rank of the item it holds among the items handed to getters (put order). */
+  rank = 0;
 
   constructor() {
     super(getEventLoop());
+  }
+
+  /** A cancel of its task before it resumes gives the item back at once (see `QueueCore._giveBack`). */
+  override _dropsEarly(): boolean {
+    return true;
   }
 }
 
@@ -59,8 +66,15 @@ export abstract class QueueCore<T> {
   /** @internal Consumers waiting on an empty queue; each waiter is resolved with its item. */
   readonly _getters = new WaiterQueue<T>((waiter) => {
     (waiter as GetWaiter<T>).landed = true;
+    this._leaveFlight(waiter as GetWaiter<T>);
     this._handedOver();
   });
+  /** @internal Getters handed an item whose `await` was not delivered yet, in the order they were woken. */
+  readonly _inFlight: GetWaiter<T>[] = [];
+  /** @internal The rank of the last item handed to a getter. */
+  _lastRank = 0;
+  /** @internal The rank of the item `_passAlong` returned. */
+  _passedRank = 0;
   /** @internal Producers waiting on a full queue; each waiter is resolved when it is admitted. */
   readonly _putters = new WaiterQueue<void>((waiter) => this._finishPut(waiter as PutWaiter<unknown>));
   /** @internal */ readonly _joiners = new WaiterQueue<void>();
@@ -109,7 +123,7 @@ export abstract class QueueCore<T> {
   _waitToGet(): FutureLike<T> {
     const waiter = this._getters.push(new GetWaiter<T>());
     onDropped(waiter, (item: T) => {
-      if (!waiter.landed) this._giveBack(item);
+      if (!waiter.landed) this._giveBack(item, waiter);
     });
     return waiter;
   }
@@ -133,9 +147,61 @@ export abstract class QueueCore<T> {
    * @internal Resolves the first waiting getter with `item`; `_handedOver` runs once the
    * getter's `await` was delivered (the getters' line counts it in `handing` until then).
    */
-  _handOver(item: T): void {
+  _handOver(item: T, rank = ++this._lastRank): void {
     this._reserved++;
-    this._getters.wakeFirst(item);
+    const getter = this._getters.wakeNext(item) as GetWaiter<T>;
+    getter.rank = rank;
+    this._inFlight.push(getter);
+  }
+
+  /**
+   * @internal Takes the next item out for a get that does not wait. In a FIFO queue that is
+   * the oldest item not yet delivered, as in asyncio, where a woken getter has not taken its
+   * item before it resumes: if getters are still in flight, the first of them gives its item
+   * to this get and each moves down one (the last takes the buffer's front), so a getter
+   * cancelled later gives back an item no one had overtaken.
+   */
+  _takeOldest(): T {
+    const store = this._store;
+    const line = this._inFlight;
+    if (line.length === 0 || !store.fifo) return store.take();
+    const rank = store.frontRank() ?? ++this._lastRank;
+    return this._passAlong(store.take(), rank, line.length - 1, -1);
+  }
+
+  /**
+   * @internal Passes `item` (of `rank`) along the getters in flight from index `from` in
+   * direction `step`: each takes the one it is passed and passes its own on. Returns the item
+   * left at the end (its rank in `_passedRank`). Only if every one of them can still take
+   * another item: one whose item already reached its code (plain code's await, delivered at
+   * once) cannot, and passing items past it could give its consumer an older item later, so
+   * then nothing is passed and `item` is returned as it is.
+   */
+  _passAlong(item: T, rank: number, from: number, step: 1 | -1): T {
+    const line = this._inFlight;
+    this._passedRank = rank;
+    for (let i = from; i >= 0 && i < line.length; i += step) if (!line[i]!._replaceable()) return item;
+    for (let i = from; i >= 0 && i < line.length; i += step) {
+      const getter = line[i]!;
+      const theirs = getter._result as T;
+      const theirRank = getter.rank;
+      getter._result = item;
+      getter.rank = rank;
+      item = theirs;
+      rank = theirRank;
+    }
+    this._passedRank = rank;
+    return item;
+  }
+
+  /** @internal `getter` got its item, or gave it back: it is no longer in flight. */
+  _leaveFlight(getter: GetWaiter<T>): void {
+    const line = this._inFlight;
+    if (line[0] === getter) line.shift();
+    else {
+      const at = line.indexOf(getter);
+      if (at >= 0) line.splice(at, 1);
+    }
   }
 
   /** @internal A getter's `await` was delivered (or dropped): the item's slot is free. */
@@ -146,21 +212,34 @@ export abstract class QueueCore<T> {
   };
 
   /**
-   * @internal Takes back an item a getter did not take: to the next waiting getter, else the
-   * front of the buffer, in the slot the item held.
+   * @internal Takes back an item the getter `from` did not take: to the next waiting getter,
+   * else the front of the buffer, in the slot the item held. In a FIFO queue the getters
+   * handed later items and still in flight first move up one item each (asyncio's woken
+   * getters take the oldest item when they resume), so what goes back is the latest of them,
+   * and no consumer can get an item after a later one.
    */
-  _giveBack(item: T): void {
+  _giveBack(item: T, from: GetWaiter<T>): void {
     if (this._getters.handing > this._releasedEarly) {
       this._reserved--;
       this._releasedEarly++;
     }
+    let rank = from.rank;
+    const line = this._inFlight;
+    const at = line.indexOf(from);
+    if (at >= 0) {
+      line.splice(at, 1);
+      if (this._store.fifo) {
+        item = this._passAlong(item, rank, at, 1);
+        rank = this._passedRank;
+      }
+    }
     if (this._state === "shut down immediately") {
       this._finished(1); // dropped, as shutdown(true) drops what is buffered
     } else if (this._getters.size > 0) {
-      this._handOver(item);
+      this._handOver(item, rank);
     } else {
       try {
-        this._store.restore(item);
+        this._store.restore(item, rank);
       } catch (error) {
         // Only a PriorityQueue comparator that cannot compare this item can get here: it
         // went straight to a getter, uncompared.

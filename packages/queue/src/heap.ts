@@ -21,6 +21,15 @@ export class HeapStore<T> implements ItemStore<T> {
     return this._items.length;
   }
 
+  /** Items come out by priority, not in the order they went in. */
+  get fifo(): boolean {
+    return false;
+  }
+
+  frontRank(): undefined {
+    return undefined;
+  }
+
   add(item: T): void {
     if (this._items.length === 0) this.check(item);
     this._insert(item);

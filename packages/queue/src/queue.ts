@@ -23,7 +23,9 @@ const DONE: Promise<void> = Promise.resolve();
  *
  * No item is ever lost or duplicated. Cancellation is asyncio's: a getter whose task is
  * cancelled after an item was handed to it, but before its code resumed, throws
- * `CancelledError` and the item goes back (to the next waiting getter, else to the front);
+ * `CancelledError` and the item goes back at the cancel (to the next waiting getter, else to
+ * the front; getters woken later move up one item first, so no consumer gets an item after
+ * a later one);
  * a putter cancelled after a slot was made for it, but before it resumed, throws
  * `CancelledError` and puts nothing. Once the caller's code has resumed with the item (or
  * past the put), the operation has happened: a later cancel surfaces at its next await.
@@ -127,7 +129,7 @@ export class Queue<T> extends QueueCore<T> implements AsyncIterable<T> {
       if (this._state !== "open") throw new QueueShutDown();
       throw new QueueEmpty();
     }
-    const item = this._store.take();
+    const item = this._takeOldest();
     if (this._putters.size > 0) this._admitPutters();
     return item;
   }

@@ -16,8 +16,15 @@ export interface ItemStore<T> {
   check(item: T): void;
   /** Removes and returns the next item; only called when `length > 0`. */
   take(): T;
-  /** Puts back an item that was taken (handed to a getter that gave up), so it is the next one out. */
-  restore(item: T): void;
+  /** Whether items come out in the order they went in (a FIFO queue). */
+  readonly fifo: boolean;
+  /** The rank of the next item out if it was given back (see `restore`), else undefined. */
+  frontRank(): number | undefined;
+  /**
+   * Puts back an item that was handed to a getter that gave up, so it is the next one out;
+   * `rank` orders the items given back among themselves (put order).
+   */
+  restore(item: T, rank: number): void;
   /** Drops every item and the memory that held them. */
   clear(): void;
 }
@@ -31,14 +38,18 @@ class DequeStore<T> implements ItemStore<T> {
   /** @internal */ _items = new Deque<T>();
   /** @internal */ readonly _lifo: boolean;
   /**
-   * @internal (FIFO) How many items at the front were given back. Items are handed to
-   * getters in put order and given back in that order, so each one goes behind the ones
-   * given back before it, not in front: two getters cancelled together leave x, y, not y, x.
+   * @internal (FIFO) The ranks of the items at the front that were given back, in order.
+   * Getters can give their items back in any order (each is cancelled on its own), so each
+   * goes in by its rank: two getters cancelled together leave x, y, not y, x.
    */
-  _restored = 0;
+  _restored: number[] = [];
 
   constructor(lifo: boolean) {
     this._lifo = lifo;
+  }
+
+  get fifo(): boolean {
+    return !this._lifo;
   }
 
   get length(): number {
@@ -51,29 +62,36 @@ class DequeStore<T> implements ItemStore<T> {
 
   check(_item: T): void {}
 
+  frontRank(): number | undefined {
+    return this._lifo ? undefined : this._restored[0];
+  }
+
   take(): T {
     if (this._lifo) return this._items.pop() as T;
-    if (this._restored > 0) this._restored--;
+    if (this._restored.length > 0) this._restored.shift();
     return this._items.shift() as T;
   }
 
-  restore(item: T): void {
+  restore(item: T, rank: number): void {
     const items = this._items;
     if (this._lifo) {
       items.push(item);
       return;
     }
     // Rare (a getter cancelled after an item was handed to it): O(given back so far).
-    const ahead: T[] = [];
-    for (let i = 0; i < this._restored; i++) ahead.push(items.shift() as T);
+    const restored = this._restored;
+    let ahead = 0;
+    while (ahead < restored.length && restored[ahead]! < rank) ahead++;
+    const before: T[] = [];
+    for (let i = 0; i < ahead; i++) before.push(items.shift() as T);
     items.unshift(item);
-    for (let i = ahead.length - 1; i >= 0; i--) items.unshift(ahead[i]!);
-    this._restored++;
+    for (let i = before.length - 1; i >= 0; i--) items.unshift(before[i]!);
+    restored.splice(ahead, 0, rank);
   }
 
   clear(): void {
     this._items = new Deque<T>();
-    this._restored = 0;
+    this._restored = [];
   }
 }
 

@@ -154,10 +154,10 @@ async function play(kind: Kind, sc: Scenario): Promise<Record> {
       check("finished");
     };
     const giveBack = q._giveBack.bind(q);
-    q._giveBack = (item) => {
+    q._giveBack = (item, from) => {
       if (q._state === "shut down immediately") rec.drained.push(item);
       else rec.givenBack.add(item);
-      giveBack(item);
+      giveBack(item, from);
       check("give back");
     };
     const finishPut = q._finishPut;

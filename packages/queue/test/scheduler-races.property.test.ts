@@ -237,9 +237,9 @@ class World {
   hook(): void {
     const q = this.q;
     const giveBack = q._giveBack.bind(q);
-    q._giveBack = (item) => {
+    q._giveBack = (item, from) => {
       this.givenBack.add(item);
-      giveBack(item);
+      giveBack(item, from);
     };
     if (this.kind === "PriorityQueue") {
       const store = q._store as unknown as { _items: string[]; take(): string };
@@ -880,7 +880,7 @@ describe("queues under scheduler-driven interleavings, cancels, aborts and shutd
           fc.asyncProperty(fc.scheduler(), scenario, async (s, sc) => {
             verify(await play(kind, mode, s, sc));
           }),
-          { numRuns: runs(RUNS[kind]) },
+          { numRuns: runs(RUNS[kind]), ...(process.env.FCSEED ? { seed: Number(process.env.FCSEED), path: process.env.FCPATH, endOnFailure: true } : {}) },
         );
       });
     }

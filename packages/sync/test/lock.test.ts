@@ -36,6 +36,48 @@ describe("Lock state", () => {
   });
 });
 
+describe("Lock on its way to a waiter that returned or chained the acquire", () => {
+  // asyncio (test_locks, and CPython 3.13 run by hand): after the release that woke a
+  // waiter, locked() is false and a second release() raises, until that waiter resumes.
+  it("a task that returns acquire(): locked() false and a second release throws", async () => {
+    const { lockedAfter, second, holders } = await virtual(async () => {
+      const lock = new Lock();
+      await lock.acquire();
+      const waiters = [0, 1, 2].map(() => createTask(() => lock.acquire()));
+      await ticks();
+      lock.release();
+      const lockedAfter = lock.locked();
+      let second = "no error";
+      try {
+        lock.release();
+      } catch (error) {
+        second = error instanceof InvalidStateError ? "InvalidStateError" : String(error);
+      }
+      await ticks();
+      const holders = waiters.filter((w) => w.done() && !w.cancelled()).length;
+      for (const w of waiters) w.cancel();
+      await Promise.allSettled(waiters);
+      return { lockedAfter, second, holders };
+    });
+    expect({ lockedAfter, second, holders }).toEqual({ lockedAfter: false, second: "InvalidStateError", holders: 1 });
+  });
+
+  it("plain code that chains .then on acquire(): locked() false until the callback ran", async () => {
+    const seen = await virtual(async () => {
+      const lock = new Lock();
+      await lock.acquire();
+      const seen: string[] = [];
+      void lock.acquire().then(() => seen.push(`callback, locked ${lock.locked()}`));
+      lock.release();
+      seen.push(`released, locked ${lock.locked()}`);
+      await ticks();
+      lock.release();
+      return seen;
+    });
+    expect(seen).toEqual(["released, locked false", "callback, locked true"]);
+  });
+});
+
 describe("Lock fairness", () => {
   it("waiters get the lock first come, first served, also one that arrives later", async () => {
     await virtual(async () => {
