@@ -89,3 +89,31 @@ describe("a second cancel in the same step", () => {
     });
   }
 });
+
+describe("a cancel in the same callback that settles what the awaited task awaits", () => {
+  // asyncio: the cancel reaches the inner task, whose await was already on its way; the inner
+  // task catches it and returns, and the outer task gets that value, not cancelled.
+  it("reaches the awaited task, which catches it; the awaiting task gets its value", async () => {
+    const { value, cancelled, cancelling } = await onVirtualLoop(async () => {
+      const loop = getRunningLoop();
+      const settled = loop.createFuture<number>();
+      const inner = createTask(async () => {
+        try {
+          await settled;
+          return "normal";
+        } catch {
+          return "swallowed";
+        }
+      });
+      const outer = createTask(async () => `outer got ${await inner}`);
+      await sleep(0);
+      loop.callSoon(() => {
+        settled.setResult(1);
+        outer.cancel();
+      });
+      const value = await outer.catch((error: unknown) => (isCancelledError(error) ? "CancelledError" : String(error)));
+      return { value, cancelled: outer.cancelled(), cancelling: outer.cancelling() };
+    });
+    expect({ value, cancelled, cancelling }).toEqual({ value: "outer got swallowed", cancelled: false, cancelling: 1 });
+  });
+});

@@ -425,7 +425,8 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     if (i < list.length) {
       const loop = this._loop ?? runningLoopOrUndefined();
       if (loop !== undefined && !loop.isClosed()) {
-        callNextTurn(loop, queueRestOf, new RestOfReactions(this as Future<unknown>, list, i, delivered));
+        // (Made with the first task's wake-up: the rest comes right after that task's step.)
+        callNextTurn(loop, queueRestOf, new RestOfReactions(this as Future<unknown>, list, i, delivered), false, true);
         return;
       }
       for (; i < list.length; i++) enqueueReaction(list[i]!);

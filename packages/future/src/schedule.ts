@@ -14,7 +14,7 @@ interface LoopInternals {
   /** Calls `deliver(arg)` once the batch being run has run. */
   _atBatchEnd?(deliver: (arg: never) => void, arg: unknown): void;
   /** Schedules a one-argument callback as the next step of this iteration (see `callNextTurn`). */
-  _callNextTurn?(cb: (arg: never) => unknown, arg: unknown, madeFirst?: boolean, after?: unknown): Handle;
+  _callNextTurn?(cb: (arg: never) => unknown, arg: unknown, madeFirst?: boolean, after?: unknown, inPlace?: boolean): Handle;
   /** The task whose first step the batch stopped for, while it waits to go on. */
   _pausedFor?: unknown;
 }
@@ -30,11 +30,13 @@ export function callSoonOne<A>(loop: EventLoop, cb: (arg: A) => unknown, arg: A)
  * reached a real wait: how a task woken together with another one that goes on now resumes
  * (asyncio runs their steps one after the other in one iteration). `madeFirst`: the wake-up
  * was made before the callbacks queued now (a delivery at the end of a batch), so it goes
- * ahead of them. A loop without the means (a user's own) takes it as `callSoon`.
+ * ahead of them. `inPlace`: it is part of the loop callback running now, so it runs right
+ * after that callback (see the loop's `_callNextTurn`). A loop without the means (a user's
+ * own) takes it as `callSoon`.
  */
-export function callNextTurn<A>(loop: EventLoop, cb: (arg: A) => unknown, arg: A, madeFirst = false): Handle {
+export function callNextTurn<A>(loop: EventLoop, cb: (arg: A) => unknown, arg: A, madeFirst = false, inPlace = false): Handle {
   const next = (loop as LoopInternals)._callNextTurn;
-  return next !== undefined ? next.call(loop, cb as (arg: never) => unknown, arg, madeFirst, resumptions.task) : callSoonOne(loop, cb, arg);
+  return next !== undefined ? next.call(loop, cb as (arg: never) => unknown, arg, madeFirst, resumptions.task, inPlace) : callSoonOne(loop, cb, arg);
 }
 
 /** `deliver(arg)` once `loop`'s current batch has run (only when `resumesLater` said `AFTER_BATCH`). */

@@ -52,6 +52,8 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
    * (the child it awaits finishing) resumes it at once rather than behind the batch.
    */
   _pausedFor: unknown = undefined;
+  /** @internal The callback running now put a callback right after itself that must wait for the step it started (see `_callNextTurn`). */
+  _stopNext = false;
   /** @internal The batch being run, and the index of its next callback. */
   _batch: CallbackHandle[] | undefined = undefined;
   /** @internal */ _batchAt = 0;
@@ -149,9 +151,22 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
    * callbacks already queued (they came before it), or with callbacks of the batch left, it
    * goes to the ready queue as `callSoon` does; not with `madeFirst` (a delivery made at the
    * end of a batch, see `_atBatchEnd`: its wake-up was made before anything was queued).
+   * `inPlace`: it stands for a part of the callback running now (the wake-ups of the next
+   * tasks awaiting the future that callback delivers, which asyncio scheduled together), so
+   * it runs right after that callback, ahead of the rest of the batch.
    */
-  _callNextTurn<A>(cb: (arg: A) => unknown, arg: A, madeFirst = false, after?: unknown): CallbackHandle {
+  _callNextTurn<A>(cb: (arg: A) => unknown, arg: A, madeFirst = false, after?: unknown, inPlace = false): CallbackHandle {
     const batch = this._batch;
+    if (inPlace && batch !== undefined) {
+      // Made by the callback running now, in its place: right after it in this batch.
+      this._checkOpen();
+      const handle = new CallbackHandle(cb as Callback, ONE_ARG, arg);
+      if (this._debug) recordSource(handle);
+      batch.splice(this._batchAt, 0, handle);
+      // It goes on once the step of the task woken first is over, as any wake-up following one.
+      this._stopNext = true;
+      return handle;
+    }
     if ((batch !== undefined && this._batchAt < batch.length) || (this._ready.length > 0 && !madeFirst)) return this._callSoonOne(cb, arg);
     this._checkOpen();
     const handle = new CallbackHandle(cb as Callback, ONE_ARG, arg);
@@ -439,7 +454,9 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
         } finally {
           stoppedFor.watch = false;
         }
-        const stops = i < batch.length && pausesAfter(handle, batch[i]!);
+        const forced = this._stopNext;
+        this._stopNext = false;
+        const stops = i < batch.length && (forced || pausesAfter(handle, batch[i]!));
         const woken = stoppedFor.woken;
         stoppedFor.woken = undefined;
         if (stops) {

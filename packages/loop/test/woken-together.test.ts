@@ -123,6 +123,34 @@ describe("tasks woken together", () => {
     expect(log).toEqual(["a got x", "a went on", "b got x", "b went on", "c got x", "c went on"]);
   });
 
+  it("tasks awaiting one future set behind a queued callback all resume before the setter's next sleep(0)", async () => {
+    // asyncio: set_result schedules every awaiter's wake-up at once, behind the callback
+    // queued before and ahead of the setter's own sleep(0).
+    const log: string[] = [];
+    await run(
+      async () => {
+        const loop = getRunningLoop();
+        const shared = loop.createFuture<number>();
+        const tasks = ["A", "B", "C"].map((name) =>
+          createTask(async () => {
+            await shared;
+            log.push(name);
+          }),
+        );
+        await sleep(0);
+        loop.callSoon(() => log.push("x"));
+        shared.setResult(1);
+        for (let i = 0; i < 3; i++) {
+          await sleep(0);
+          log.push(`main${i}`);
+        }
+        await Promise.all(tasks);
+      },
+      { loop: new VirtualTimeLoop() },
+    );
+    expect(log).toEqual(["x", "A", "B", "C", "main0", "main1", "main2"]);
+  });
+
   it("a loop closed while its batch waits for a step does not keep that step's task", async () => {
     const loop = new VirtualTimeLoop();
     let closed = false;
