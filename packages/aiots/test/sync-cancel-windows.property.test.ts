@@ -759,9 +759,9 @@ async function playQueue(kind: "PriorityQueue" | "LifoQueue", sc: QueueScenario)
     shadow.push(x);
   };
   const restore = store.restore.bind(store);
-  store.restore = (x) => {
+  store.restore = (x, rank) => {
     const before = shadow.length;
-    restore(x);
+    restore(x, rank);
     if (shadow.length === before) shadow.push(x); // (a heap's restore is its add)
   };
   const take = store.take.bind(store);
