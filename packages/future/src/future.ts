@@ -3,7 +3,7 @@ import type { EventLoop, FutureLike } from "@aiots/core";
 import { checkFunction, checkLoop, isPromiseWait, loopForCurrentCode, markDelivery, markResumption, runningLoopOrUndefined, runsInline, stoppedFor } from "@aiots/core/internal";
 import { debugTracker } from "./debug.js";
 import { holdWake, holderRunsNow, holding, isHolder, queueHeld } from "./held.js";
-import { awaitTrackerHere, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takeResolvers } from "./native.js";
+import { awaitTrackerHere, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takePlace, takeResolvers } from "./native.js";
 import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf, resumptions, shareHandOver, soleHandOver } from "./reaction.js";
 import { AT_ONCE, FROM_READY_QUEUE, NEXT_TURN, atBatchEnd, callNextTurn, callSoonOne, cancelledAtAwait, resumesLater, stepWaits, wakesAnother } from "./schedule.js";
 import type { AwaitTracker, Fireable, State } from "./reaction.js";
@@ -243,6 +243,12 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
+    const here = awaitTrackerHere();
+    if (here !== null) {
+      // The `then` of an await that took its place among the awaiters already (see `awaitLater`).
+      const place = takePlace(this, here);
+      if (place !== undefined) return place._adopt(onFulfilled, onRejected) as Promise<R1 | R2>;
+    }
     if (this._state !== PENDING) {
       if (cancelledAtAwait.future === this) {
         // The await hook's `_awaitStarted` just cancelled it (see `cancelledAtAwait`).

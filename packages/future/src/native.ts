@@ -1,6 +1,6 @@
 import { isPromiseWait, stoppedFor, taskStorage } from "@aiots/core/internal";
 import { deliverHeld, isHolder } from "./held.js";
-import { PENDING, RESOLVED, addReaction, captured, runDelivered, outcomeFailed, outcomeOf } from "./reaction.js";
+import { PENDING, RESOLVED, Reaction, addReaction, captured, runDelivered, outcomeFailed, outcomeOf } from "./reaction.js";
 import { stepWaits } from "./schedule.js";
 import type { AwaitTracker, Fireable, ReactionSource } from "./reaction.js";
 
@@ -98,8 +98,12 @@ function hookAwait(future: NativeFuture): boolean {
   }
   if (future._nativeWaiter !== undefined) {
     // Another awaiter has the native promise: this await goes through `then`, a turn later,
-    // and is a wait all the same.
-    if (task !== null && task === stoppedFor.task && !isPromiseWait(future)) stepWaits(task);
+    // and is a wait all the same. A task's place among the awaiters is taken now, as
+    // asyncio's await registers its wake-up at once: its `then` adopts it (see `awaitLater`).
+    if (task !== null) {
+      awaitLater(future, task);
+      if (task === stoppedFor.task && !isPromiseWait(future)) stepWaits(task);
+    }
     return false;
   }
   future._nativeWaiter = task;
@@ -111,6 +115,40 @@ function hookAwait(future: NativeFuture): boolean {
     if (task === stoppedFor.task) stepWaits(task);
   }
   return true;
+}
+
+/**
+ * The places tasks took among a future's awaiters at an await that goes through `then` a
+ * turn later (a second awaiter of one future): per task, the reactions its coming `then`
+ * calls adopt, one per future.
+ */
+const placesOf = new WeakMap<AwaitTracker, Reaction<unknown, unknown>[]>();
+
+/** Adds `task`'s await of `future` to the future's awaiters now, for its `then` to adopt. */
+function awaitLater(future: NativeFuture, task: AwaitTracker): void {
+  const place = new Reaction<unknown, unknown>(future, task, undefined, undefined);
+  place._place = true;
+  addReaction(future, place);
+  const places = placesOf.get(task);
+  if (places === undefined) placesOf.set(task, [place]);
+  else places.push(place);
+}
+
+/**
+ * The place `task` took among `future`'s awaiters at its await (see `awaitLater`), for the
+ * `then` that await calls now, which takes it with its callbacks; undefined if none.
+ */
+export function takePlace(future: object, task: AwaitTracker): Reaction<unknown, unknown> | undefined {
+  const places = placesOf.get(task);
+  if (places === undefined) return undefined;
+  for (let i = 0; i < places.length; i++) {
+    const place = places[i]!;
+    if (place._of !== future) continue;
+    if (places.length === 1) placesOf.delete(task);
+    else places.splice(i, 1);
+    return place;
+  }
+  return undefined;
 }
 
 /**

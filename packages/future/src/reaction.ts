@@ -86,10 +86,18 @@ export class Reaction<T, R> implements PromiseLike<R> {
   /** @internal */ _promise: Promise<R> | undefined = undefined;
   /** @internal */ _resolve: ((value: unknown) => void) | undefined = undefined;
   /** @internal */ _reject: ((error: unknown) => void) | undefined = undefined;
+  /**
+   * @internal A place a task took among the future's awaiters before its `then` came (see
+   * `awaitLater`): the callbacks come later, and an outcome it holds by then waits for them.
+   */
+  _place = false;
+  /** @internal The future it is a reaction of (kept once fired, for a place's `then`). */
+  readonly _of: ReactionSource;
 
   /** @internal */
   constructor(source: ReactionSource, task: AwaitTracker | undefined, onFulfilled: OnFulfilled<T, R>, onRejected: OnRejected<R>) {
     this._source = source;
+    this._of = source;
     this._task = task;
     this._onFulfilled = onFulfilled;
     this._onRejected = onRejected;
@@ -136,11 +144,26 @@ export class Reaction<T, R> implements PromiseLike<R> {
       this._resolve = this._reject = undefined;
       if (state === FULFILLED) resolve(value);
       else reject(value);
-    } else if (state === FAILED) {
+    } else if (state === FAILED && !this._place) {
       // Nobody chained on it yet: a native rejected promise lets the host report it if
-      // nobody ever does, exactly as for the promise a native `then` returns.
+      // nobody ever does, exactly as for the promise a native `then` returns. (A place's
+      // `then` is on its way: the await it stands for handles the error.)
       this._materialize();
     }
+  }
+
+  /**
+   * @internal The `then` of the await this place stands for (see `takePlace`): its callbacks
+   * run when the outcome comes, or now, in a microtask, if it came already.
+   */
+  _adopt(onFulfilled: unknown, onRejected: unknown): Promise<unknown> {
+    this._place = false;
+    if (this._state === WAITING) {
+      this._onFulfilled = onFulfilled as OnFulfilled<T, R>;
+      this._onRejected = onRejected as OnRejected<R>;
+      return this as unknown as Promise<unknown>;
+    }
+    return (this._materialize() as Promise<unknown>).then(onFulfilled as OnFulfilled<unknown, unknown>, onRejected as OnRejected<unknown>);
   }
 
   /** @internal The native promise behind this reaction, made on first use. */

@@ -151,6 +151,37 @@ describe("tasks woken together", () => {
     expect(log).toEqual(["x", "A", "B", "C", "main0", "main1", "main2"]);
   });
 
+  it("a second task awaiting one future takes its place among the awaiters at its await", async () => {
+    // asyncio registers every awaiter's wake-up when it awaits: set from a callback right
+    // behind both awaits, the future wakes them in that order, behind what was queued before.
+    const log: string[] = [];
+    await run(
+      async () => {
+        const loop = getRunningLoop();
+        const shared = loop.createFuture<number>();
+        const finishesAtOnce = createTask(async () => {});
+        const first = createTask(async () => {
+          loop.callSoon(() => log.push("queued by first"));
+          await shared;
+          log.push("first");
+        });
+        const second = createTask(async () => {
+          await shared;
+          log.push("second");
+        });
+        loop.callSoon(() => {
+          log.push("set");
+          shared.setResult(1);
+        });
+        await finishesAtOnce;
+        await first;
+        await second;
+      },
+      { loop: new VirtualTimeLoop() },
+    );
+    expect(log).toEqual(["set", "queued by first", "first", "second"]);
+  });
+
   it("a loop closed while its batch waits for a step does not keep that step's task", async () => {
     const loop = new VirtualTimeLoop();
     let closed = false;
