@@ -17,6 +17,8 @@ interface LoopInternals {
   _callNextTurn?(cb: (arg: never) => unknown, arg: unknown, madeFirst?: boolean, after?: unknown, inPlace?: boolean): Handle;
   /** The task whose first step the batch stopped for, while it waits to go on. */
   _pausedFor?: unknown;
+  /** The task whose step, the last of the iteration, goes on in microtasks. */
+  _lastGoingOn?: WeakRef<object> | undefined;
 }
 
 /** `loop.callSoon(cb, arg)`, through the loop's array-free path when it has one. */
@@ -91,7 +93,7 @@ export function resumesLater(loop: EventLoop | undefined, settling: { _wakes(): 
  * an eager task finishing, say), so it resumes at once, ahead of the rest of the batch.
  */
 function goesOnWithStep(internals: LoopInternals, settling: { _wakes(): AwaitTracker | null | undefined }): boolean {
-  const task = internals._pausedFor;
+  const task = internals._pausedFor ?? internals._lastGoingOn?.deref();
   return task !== undefined && settling._wakes() === task;
 }
 

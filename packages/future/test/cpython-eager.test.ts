@@ -364,4 +364,42 @@ describe("awaiting an eager task that finished its function in the eager step", 
       });
     });
   }
+
+  // CPython 3.13 with the eager task factory: the step that awaits the finished eager task
+  // goes on before a callback it queued itself, in a first step and in a later one.
+  const eagerThree = async (order: string[]) => {
+    order.push("eager");
+    return 3;
+  };
+  it("the last step of the iteration goes on before a callback it queued (main's first step)", async () => {
+    const order = await onVirtualLoop(async () => {
+      const order: string[] = [];
+      getRunningLoop().callSoon(() => order.push("other"));
+      const v = await createTask(() => eagerThree(order), eager);
+      order.push(`parent ${v}`);
+      await sleep(1);
+      return order;
+    });
+    expect(order).toEqual(["eager", "parent 3", "other"]);
+  });
+
+  it("the same in a step after sleep(0), and in another task's first step", async () => {
+    const [later, child] = await onVirtualLoop(async () => {
+      const later: string[] = [];
+      await sleep(0);
+      getRunningLoop().callSoon(() => later.push("other"));
+      const v = await createTask(() => eagerThree(later), eager);
+      later.push(`parent ${v}`);
+      await sleep(1);
+      const child: string[] = [];
+      await createTask(async () => {
+        getRunningLoop().callSoon(() => child.push("other"));
+        const w = await createTask(() => eagerThree(child), eager);
+        child.push(`child ${w}`);
+      });
+      return [later, child];
+    });
+    expect(later).toEqual(["eager", "parent 3", "other"]);
+    expect(child).toEqual(["eager", "child 3", "other"]);
+  });
 });

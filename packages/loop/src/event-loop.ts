@@ -52,6 +52,12 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
    * (the child it awaits finishing) resumes it at once rather than behind the batch.
    */
   _pausedFor: unknown = undefined;
+  /**
+   * @internal The task whose step, the last of the iteration, goes on in microtasks, until the
+   * next iteration: a wake-up of it resumes it at once, as for `_pausedFor` (held weakly: an
+   * idle loop must not keep it).
+   */
+  _lastGoingOn: WeakRef<object> | undefined = undefined;
   /** @internal The callback running now put a callback right after itself that must wait for the step it started (see `_callNextTurn`). */
   _stopNext = false;
   /** @internal The batch being run, and the index of its next callback. */
@@ -427,6 +433,8 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
     const previousLoop = enterCallbackLoop(this);
     // Whether the batch stopped early (see `pausesAfter`): its rest is kept in `_paused`.
     let paused = false;
+    // The task the last callback run woke, if any.
+    let lastWoken: unknown;
     try {
       let batch = this._paused;
       let i = this._pausedAt;
@@ -435,6 +443,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
         batch = this._ready;
         this._ready = this._spare;
         i = 0;
+        this._lastGoingOn = undefined;
       } else {
         this._paused = undefined;
         this._pausedFor = undefined;
@@ -459,6 +468,7 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
         const stops = i < batch.length && (forced || pausesAfter(handle, batch[i]!));
         const woken = stoppedFor.woken;
         stoppedFor.woken = undefined;
+        lastWoken = woken;
         if (stops) {
           // The callback left a task going on in microtasks (see `pausesAfter`): asyncio's
           // step would run it through before the next callback. The rest of the batch goes
@@ -474,6 +484,14 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
         }
       }
       if (!paused) {
+        // The last step goes on in microtasks (it awaits an eager task finishing, say): a
+        // wake-up of its task resumes it at once, ahead of what its step queued, as for a
+        // step the batch stopped for (see `_lastGoingOn`).
+        const last = batch.length > 0 ? batch[batch.length - 1]! : undefined;
+        if (last !== undefined && !last._cancelled && !this._closed) {
+          const task = (last._task() ?? lastWoken) as Task<unknown> | undefined;
+          if (task !== undefined && task._goesOnSoon()) this._lastGoingOn = new WeakRef(task);
+        }
         batch.length = 0;
         this._spare = batch;
       }
