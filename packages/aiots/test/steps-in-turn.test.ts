@@ -7,7 +7,7 @@
  * orders below are CPython 3.13's for the same programs.
  */
 import { describe, expect, it } from "vitest";
-import { Lock, Queue, createTask, gather, sleep, timeout, waitFor } from "aiots";
+import { Event, Lock, Queue, createTask, currentTask, gather, getRunningLoop, sleep, timeout, waitFor } from "aiots";
 import { onVirtualLoop } from "./helpers.js";
 
 /** A function that sleeps(0) twice, logging `first` and `second` after each. */
@@ -109,5 +109,43 @@ describe("the rest of an iteration after a step that went on in microtasks", () 
     // b resumes right after a's step, not a host turn later.
     expect(log.indexOf("a went on")).toBeLessThan(log.indexOf("b slept"));
     expect(log.indexOf("b slept")).toBeLessThan(log.indexOf("host turn"));
+  });
+});
+
+describe("wake-ups made for the end of a batch whose last step goes on", () => {
+  // CPython 3.13: t1's step (the last of its iteration, resumed after it cancelled itself)
+  // runs through an uncontended acquire before t0, woken by a loop callback earlier in that
+  // iteration, resumes in the next.
+  it("wait for that step to be over", async () => {
+    const log = await onVirtualLoop(async () => {
+      const log: string[] = [];
+      const lock = new Lock();
+      const never = new Event();
+      const t0 = createTask(async () => {
+        getRunningLoop().callSoon(() => t0.cancel());
+        try {
+          await never.wait();
+        } catch {
+          log.push("t0 cancelled");
+        }
+      });
+      const t1 = createTask(async () => {
+        currentTask()!.cancel();
+        try {
+          await never.wait();
+        } catch {
+          log.push("t1 resumed");
+        }
+        await lock.acquire();
+        log.push("t1 acquired");
+        await null;
+        log.push("t1 went on");
+        lock.release();
+      });
+      await t0;
+      await t1;
+      return log;
+    });
+    expect(log).toEqual(["t1 resumed", "t1 acquired", "t1 went on", "t0 cancelled"]);
   });
 });

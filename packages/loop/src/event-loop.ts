@@ -488,12 +488,25 @@ export class EventLoop implements EventLoopInterface, HandleOwner {
         // wake-up of its task resumes it at once, ahead of what its step queued, as for a
         // step the batch stopped for (see `_lastGoingOn`).
         const last = batch.length > 0 ? batch[batch.length - 1]! : undefined;
+        let goingOn: Task<unknown> | undefined;
         if (last !== undefined && !last._cancelled && !this._closed) {
           const task = (last._task() ?? lastWoken) as Task<unknown> | undefined;
-          if (task !== undefined && task._goesOnSoon()) this._lastGoingOn = new WeakRef(task);
+          if (task !== undefined && task._goesOnSoon()) {
+            goingOn = task;
+            this._lastGoingOn = new WeakRef(task);
+          }
         }
         batch.length = 0;
         this._spare = batch;
+        if (goingOn !== undefined && this._atEnd.length > 0) {
+          // Wake-ups the batch made for its end wait for that step to be over too, as
+          // asyncio runs them after it: the batch stops with nothing left but them.
+          this._paused = [];
+          this._pausedAt = 0;
+          this._pausedFor = goingOn;
+          this._stopFor(goingOn);
+          paused = true;
+        }
       }
     } finally {
       this._batch = undefined;
