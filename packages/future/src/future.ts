@@ -4,7 +4,7 @@ import { checkFunction, checkLoop, isPromiseWait, loopForCurrentCode, markDelive
 import { debugTracker } from "./debug.js";
 import { holdWake, holderRunsNow, holding, isHolder, queueHeld } from "./held.js";
 import { awaitTrackerHere, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takePlace, takeResolvers } from "./native.js";
-import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, outcomeFailed, outcomeOf, resumptions, shareHandOver, soleHandOver } from "./reaction.js";
+import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, giveBackSafely, outcomeFailed, outcomeOf, resumptions, shareHandOver, soleHandOver } from "./reaction.js";
 import { AT_ONCE, FROM_READY_QUEUE, NEXT_TURN, atBatchEnd, callNextTurn, callSoonOne, cancelledAtAwait, resumesLater, stepWaits, wakesAnother } from "./schedule.js";
 import type { AwaitTracker, Fireable, State } from "./reaction.js";
 
@@ -141,7 +141,8 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     if (this._state !== PENDING) throw new InvalidStateError(`invalid state: ${STATE_NAMES[this._state]}`);
     this._state = RESOLVED;
     this._result = value;
-    if (this._nativeWaiter === undefined) settleNativeIdle(this);
+    // (A hand-over with one `then` keeps the native promise unsettled until it runs: see `_replaceable`.)
+    if (this._nativeWaiter === undefined && !(this._onDropped !== undefined && this._reactions instanceof Reaction)) settleNativeIdle(this);
     if (this._onSettle !== undefined) this._runSettleHook();
     // Done callbacks observe a hand-over too: a dropping awaiter then never gives it back.
     if (this._callbacks !== undefined && this._onDropped !== undefined) shareHandOver(this, Infinity);
@@ -484,11 +485,28 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
    */
   _replaceable(): boolean {
     if (this._state !== RESOLVED || this._onDropped === undefined || this._callbacks !== undefined || !soleHandOver(this)) return false;
+    // (The native promise does not hold it yet: a later await goes through `then` and sees what it holds now.)
+    if (typeof this._native !== "function") return false;
     const reactions = this._reactions;
     const waiter = this._nativeWaiter;
-    if (waiter !== undefined) return waiter !== null && typeof this._native === "function" && (reactions === undefined || reactions === this);
+    if (waiter !== undefined) return waiter !== null && (reactions === undefined || reactions === this);
     // One `then` (a task that returned the future, say), kept until it runs.
     return reactions instanceof Reaction && reactions._source !== undefined;
+  }
+
+  /**
+   * @internal Gives back what this future hands over, before its one awaiter got it (see
+   * `_replaceable`), because that awaiter's task was cancelled: the future ends cancelled
+   * instead, so that awaiter, and any await of it later, throws `CancelledError(msg)`.
+   */
+  _takeBack(msg: string | undefined): void {
+    const giveBack = this._onDropped!;
+    const value = this._result;
+    this._onDropped = undefined;
+    this._state = CANCELLED;
+    this._cancelMessage = msg;
+    this._result = new CancelledError(msg);
+    giveBackSafely(this, giveBack as (value: unknown) => void, value);
   }
 
   /** @internal The task whose await of this done future is still to be delivered, if it is the only awaiter. */

@@ -5,7 +5,6 @@ import type { AsyncResource } from "node:async_hooks";
 import { debugTracker } from "./debug.js";
 import { Future, preview } from "./future.js";
 import { deliverHeld, isHolder } from "./held.js";
-import { giveBackSafely } from "./reaction.js";
 import { registerTask, unregisterTask } from "./registry.js";
 import { callSoonOne, cancelledAtAwait, firstSteps, goOnAfterStep, stepEnds } from "./schedule.js";
 import { isBareYield } from "./sleep.js";
@@ -368,17 +367,14 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
   /**
    * @internal A cancel that finds the task's await of a hand-over on its way, whose owner
    * takes it back at once rather than at the delivery (a queue getter's item, see
-   * `Future._dropsEarly`): it is given back now, and that await throws the cancel when it is
-   * delivered, as a late cancel does. True if so: the cancel reached the await.
+   * `Future._dropsEarly`): it is given back now, and the future delivers the cancel instead
+   * (see `Future._takeBack`). True if so: the cancel reached the await.
    */
   _dropHandOverNow(msg: string | undefined): boolean {
     const on = this._waitingOn;
     if (this._resumed || on === undefined || !on._dropsEarly() || !on._replaceable() || on._soleAwaiter() !== this) return false;
     if (runsInline(on)) return false;
-    const giveBack = on._onDropped!;
-    on._onDropped = undefined;
-    this._late = { source: on, error: new CancelledError(msg) };
-    giveBackSafely(on, giveBack as (value: unknown) => void, on._result);
+    on._takeBack(msg);
     return true;
   }
 
