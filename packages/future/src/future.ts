@@ -14,6 +14,8 @@ const STATE_NAMES = ["pending", "finished", "finished", "cancelled"] as const;
 
 /** Stored loosely (`never` parameter) so that `Future<T>` stays covariant in `T`. */
 type DoneCallback = (future: never) => void;
+/** A future's done callbacks, marked when the first came before any awaiter (see `_callbacksFirst`). */
+type DoneCallbacks = DoneCallback[] & { beforeAwaiters?: boolean };
 
 /**
  * A value that will be there later, settled by hand (asyncio's `Future`).
@@ -22,8 +24,9 @@ type DoneCallback = (future: never) => void;
  * more: it can be inspected (`done()`, `result()`) and cancelled: awaiting a cancelled
  * future throws `CancelledError`. A task that awaits a future is tracked, so cancelling
  * the task cancels the future it waits on. Done callbacks run through the loop's
- * `callSoon`, in registration order; awaiters resume at promise speed, without waiting
- * for a loop iteration. `then`, `catch` and `finally` return plain promises.
+ * `callSoon`, in registration order (those added before anything awaited the future run
+ * before its awaiters resume, as in asyncio); awaiters resume at promise speed, without
+ * waiting for a loop iteration. `then`, `catch` and `finally` return plain promises.
  *
  * How an `await` is seen: the engine reads a promise's `constructor` when it takes it up,
  * and a Future answers from a getter that records the await for the current task. So
@@ -45,7 +48,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
   _result: unknown = undefined;
   /** @internal */ _cancelMessage: string | undefined = undefined;
   /** @internal */ _loop: EventLoop | undefined;
-  /** @internal */ _callbacks: DoneCallback[] | undefined = undefined;
+  /** @internal */ _callbacks: DoneCallbacks | undefined = undefined;
   /** @internal What `then` registered while the future was pending (one, or several); the future itself stands for its native awaiter. */
   _reactions: Fireable | Fireable[] | undefined = undefined;
   /** @internal Runs synchronously when the future is cancelled (a timer to drop, a waiter to unlink). */
@@ -146,6 +149,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     if (this._onSettle !== undefined) this._runSettleHook();
     // Done callbacks observe a hand-over too: a dropping awaiter then never gives it back.
     if (this._callbacks !== undefined && this._onDropped !== undefined) shareHandOver(this, Infinity);
+    if (this._callbacksFirst()) this._scheduleCallbacks();
     if (this._reactions !== undefined) this._queueReactions();
     else {
       // A hand-over nobody awaits yet (a wait awaited later): whoever takes it goes after a
@@ -171,6 +175,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     this._result = error;
     if (this._nativeWaiter === undefined) this._native = this._nativeReject = undefined;
     if (this._onSettle !== undefined) this._runSettleHook();
+    if (this._callbacksFirst()) this._scheduleCallbacks();
     if (this._reactions !== undefined) this._queueReactions();
     else if (debugTracker.enabled && this.getLoop().getDebug()) debugTracker.watchException(this);
     if (this._callbacks !== undefined) this._scheduleCallbacks();
@@ -198,6 +203,7 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       else onCancel.cancel();
     }
     if (this._onSettle !== undefined) this._runSettleHook();
+    if (this._callbacksFirst()) this._scheduleCallbacks();
     if (this._reactions !== undefined) this._queueReactions();
     if (this._callbacks !== undefined) this._scheduleCallbacks();
     return true;
@@ -223,15 +229,32 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
       callSoonOne(this.getLoop(), cb, this);
       return;
     }
-    (this._callbacks ??= []).push(cb as DoneCallback);
+    const callbacks = this._callbacks;
+    if (callbacks !== undefined) callbacks.push(cb as DoneCallback);
+    else {
+      const list: DoneCallbacks = [cb as DoneCallback];
+      if (this._reactions === undefined) list.beforeAwaiters = true;
+      this._callbacks = list;
+    }
+  }
+
+  /**
+   * @internal Whether the done callbacks were registered before anything awaited the future
+   * (the first of them was), so they run ahead of its awaiters, as asyncio runs a future's
+   * callbacks, an awaiting task's wake-up among them, in the order they were added.
+   */
+  _callbacksFirst(): boolean {
+    const callbacks = this._callbacks;
+    return callbacks !== undefined && callbacks.beforeAwaiters === true && this._reactions !== undefined;
   }
 
   /** Removes every registration of `cb`; returns how many were removed. */
   removeDoneCallback(cb: (future: this) => void): number {
     const callbacks = this._callbacks;
     if (callbacks === undefined) return 0;
-    const kept = callbacks.filter((c) => c !== (cb as DoneCallback));
+    const kept: DoneCallbacks = callbacks.filter((c) => c !== (cb as DoneCallback));
     const removed = callbacks.length - kept.length;
+    if (kept.length > 0 && callbacks.beforeAwaiters === true) kept.beforeAwaiters = true;
     if (removed > 0) this._callbacks = kept.length > 0 ? kept : undefined;
     return removed;
   }

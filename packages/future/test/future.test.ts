@@ -171,7 +171,7 @@ function setTimeoutFreeCancel(f: Future<unknown>, msg: string): void {
 }
 
 describe("done callbacks", () => {
-  it("run through callSoon in registration order, after the awaiters resumed", async () => {
+  it("run through callSoon in registration order, ahead of awaiters that came after them (asyncio)", async () => {
     await onVirtualLoop(async () => {
       const steps: string[] = [];
       const f = new Future<string>();
@@ -184,9 +184,21 @@ describe("done callbacks", () => {
         steps.push("set");
       });
       await awaiter;
-      expect(steps).toEqual(["set", "awaiter x"]);
+      expect(steps).toEqual(["set", "cb1 x", "cb2", "cb3", "awaiter x"]);
+    });
+  });
+
+  it("added after an awaiter, run after it resumed", async () => {
+    await onVirtualLoop(async () => {
+      const steps: string[] = [];
+      const f = new Future<string>();
+      const awaiter = f.then((v) => steps.push(`awaiter ${v}`));
+      f.addDoneCallback((fut) => steps.push(`cb ${fut.result()}`));
+      getRunningLoop().callSoon(() => f.setResult("x"));
+      await awaiter;
+      expect(steps).toEqual(["awaiter x"]);
       await sleep(0);
-      expect(steps).toEqual(["set", "awaiter x", "cb1 x", "cb2", "cb3"]);
+      expect(steps).toEqual(["awaiter x", "cb x"]);
     });
   });
 

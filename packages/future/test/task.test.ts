@@ -1053,3 +1053,23 @@ describe("a cancel after a combinator inside the task has settled", () => {
     expect(result).toBe("CancelledError first");
   });
 });
+
+describe("a task's done callbacks and the tasks awaiting it", () => {
+  it("a done callback added before another task awaited it runs first (CPython 3.13)", async () => {
+    const log = await onVirtualLoop(async () => {
+      const log: string[] = [];
+      const child = createTask(async () => {
+        await sleep(0);
+        return 3;
+      });
+      child.addDoneCallback(() => log.push("callback"));
+      await createTask(async () => {
+        await child;
+        log.push("awaiter");
+      });
+      log.push("end");
+      return log;
+    });
+    expect(log).toEqual(["callback", "awaiter", "end"]);
+  });
+});
