@@ -101,7 +101,8 @@ function hookAwait(future: NativeFuture): boolean {
     // and is a wait all the same. A task's place among the awaiters is taken now, as
     // asyncio's await registers its wake-up at once: its `then` adopts it (see `awaitLater`).
     if (task !== null) {
-      awaitLater(future, task);
+      // (Not the awaiter itself reading it again: a native `then` on the future looks up its species.)
+      if (future._nativeWaiter !== task) awaitLater(future, task);
       if (task === stoppedFor.task && !isPromiseWait(future)) stepWaits(task);
     }
     return false;
@@ -126,10 +127,12 @@ const placesOf = new WeakMap<AwaitTracker, Reaction<unknown, unknown>[]>();
 
 /** Adds `task`'s await of `future` to the future's awaiters now, for its `then` to adopt. */
 function awaitLater(future: NativeFuture, task: AwaitTracker): void {
+  const places = placesOf.get(task);
+  // (One place per future and task: a second read before its `then` came is the same await.)
+  if (places !== undefined && places.some((place) => place._of === future)) return;
   const place = new Reaction<unknown, unknown>(future, task, undefined, undefined);
   place._place = true;
   addReaction(future, place);
-  const places = placesOf.get(task);
   if (places === undefined) placesOf.set(task, [place]);
   else places.push(place);
 }

@@ -205,3 +205,18 @@ describe("a Future is a native promise", () => {
     });
   });
 });
+
+describe("the await hook read again by the awaiter itself", () => {
+  // `Promise.all` over tasks reads each one's `constructor` (the await hook), then calls its
+  // `then`, whose native part reads it again: that is still the one awaiter, not a second
+  // one taking a place among the awaiters.
+  it("Promise.all over pending tasks leaves each with its one awaiter", async () => {
+    await onVirtualLoop(async () => {
+      const tasks = [0, 1, 2].map(() => createTask(() => sleep(1)));
+      const all = Promise.all(tasks);
+      await Promise.resolve();
+      for (const task of tasks) expect((task as unknown as { _reactions: unknown })._reactions).toBe(task);
+      await all;
+    });
+  });
+});
