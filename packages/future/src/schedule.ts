@@ -93,8 +93,12 @@ export function resumesLater(loop: EventLoop | undefined, settling: { _wakes(): 
  * an eager task finishing, say), so it resumes at once, ahead of the rest of the batch.
  */
 function goesOnWithStep(internals: LoopInternals, settling: { _wakes(): AwaitTracker | null | undefined }): boolean {
-  const task = internals._pausedFor ?? internals._lastGoingOn?.deref();
-  return task !== undefined && settling._wakes() === task;
+  const paused = internals._pausedFor;
+  if (paused !== undefined) return settling._wakes() === paused;
+  // The last step of the iteration: only a task it awaits finishing in microtasks (an eager
+  // task) is part of it; a wake-up of anything else it awaits means it had really waited.
+  const last = internals._lastGoingOn?.deref();
+  return last !== undefined && typeof (settling as { _goesOnSoon?: unknown })._goesOnSoon === "function" && settling._wakes() === last;
 }
 
 /** Whether the batch holds the wake-up of another task than the one `settling` wakes. */

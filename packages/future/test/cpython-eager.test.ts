@@ -402,4 +402,35 @@ describe("awaiting an eager task that finished its function in the eager step", 
     expect(later).toEqual(["eager", "parent 3", "other"]);
     expect(child).toEqual(["eager", "child 3", "other"]);
   });
+
+  it("once that step really waits, a cancel of its task resumes it behind the steps queued before", async () => {
+    // asyncio: the cancel schedules the task's wake-up behind the child's first step, queued
+    // by the step before it.
+    const log = await onVirtualLoop(async () => {
+      const log: string[] = [];
+      const waiting: Task<void> = createTask(async () => {
+        await createTask(async () => {
+          log.push("eager");
+          // Some plain code that cancels the task once it waits, in this iteration.
+          let chain: Promise<unknown> = Promise.resolve();
+          for (let i = 0; i < 10; i++) chain = chain.then(() => 0);
+          void chain.then(() => {
+            log.push("cancel");
+            waiting.cancel();
+          });
+        }, eager);
+        createTask(async () => {
+          log.push("child ran");
+        });
+        try {
+          await getRunningLoop().createFuture();
+        } catch {
+          log.push("cancelled");
+        }
+      });
+      await waiting;
+      return log;
+    });
+    expect(log).toEqual(["eager", "cancel", "child ran", "cancelled"]);
+  });
 });
