@@ -128,8 +128,23 @@ export abstract class QueueCore<T> {
     return waiter;
   }
 
+  /**
+   * @internal Throws, changing nothing, if `item` could not be ordered with an item handed to
+   * a getter that has not resumed (it comes back into the buffer if that getter's task is
+   * cancelled): a PriorityQueue refuses it at the put, as asyncio's, whose buffer still holds
+   * that item, would.
+   */
+  _checkAgainstInFlight(item: T): void {
+    const line = this._inFlight;
+    for (let i = 0; i < line.length; i++) {
+      const getter = line[i]!;
+      this._store.checkAgainst(item, getter._result as T);
+    }
+  }
+
   /** @internal Puts an admitted item: to the first waiting getter, else into the buffer. */
   _deliver(item: T): void {
+    if (this._inFlight.length > 0 && !this._store.fifo) this._checkAgainstInFlight(item);
     if (this._getters.size > 0) {
       // A waiting getter means the buffer is empty. Handing it the item, rather than
       // buffering it, means no newcomer can take it before the getter wakes up. The item is

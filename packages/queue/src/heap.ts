@@ -61,6 +61,10 @@ export class HeapStore<T> implements ItemStore<T> {
     else if (this._compare === defaultCompare) checkOrderable(item);
   }
 
+  checkAgainst(item: T, other: T): void {
+    this._compare(item, other);
+  }
+
   take(): T {
     const items = this._items;
     const top = items[0] as T;

@@ -14,6 +14,11 @@ export interface ItemStore<T> {
    * that cannot compare it with the items held): a put that must wait fails at once.
    */
   check(item: T): void;
+  /**
+   * Throws, changing nothing, if `item` and `other` (an item handed to a getter, which may
+   * come back) could not be ordered together (a PriorityQueue comparator that throws).
+   */
+  checkAgainst(item: T, other: T): void;
   /** Removes and returns the next item; only called when `length > 0`. */
   take(): T;
   /** Whether items come out in the order they went in (a FIFO queue). */
@@ -61,6 +66,8 @@ class DequeStore<T> implements ItemStore<T> {
   }
 
   check(_item: T): void {}
+
+  checkAgainst(_item: T, _other: T): void {}
 
   frontRank(): number | undefined {
     return this._lifo ? undefined : this._restored[0];

@@ -163,3 +163,54 @@ describe("PriorityQueue: the default order", () => {
     expect(new PriorityQueue(0, undefined).maxsize).toBe(0);
   });
 });
+
+describe("PriorityQueue: an item that cannot be ordered with one handed to a getter", () => {
+  // asyncio keeps the handed item in its heap until the getter resumes, so a put that cannot
+  // be ordered with it raises TypeError; here the item is with the getter, and it may come back.
+  it("is refused at the put, so a cancelled getter's item always fits back", async () => {
+    const { refused, left } = await onVirtualLoop(async () => {
+      const q = new PriorityQueue<[number, object]>();
+      const getter = createTask(() => q.get());
+      await tick();
+      q.putNowait([1, { a: 1 }]);
+      let refused = "accepted";
+      try {
+        q.putNowait([1, { b: 1 }]);
+      } catch (error) {
+        refused = error instanceof TypeError ? "TypeError" : String(error);
+      }
+      getter.cancel();
+      await getter.catch(() => undefined);
+      const left: unknown[] = [];
+      while (!q.empty()) left.push(q.getNowait());
+      return { refused, left };
+    });
+    expect(refused).toBe("TypeError");
+    expect(left).toEqual([[1, { a: 1 }]]);
+  });
+
+  it("with a comparator that throws for one pair: a put that would wait is refused too", async () => {
+    const { refused, left } = await onVirtualLoop(async () => {
+      const compare = (a: number, b: number) => {
+        if ((a === 1 && b === 2) || (a === 2 && b === 1)) throw new TypeError("1 and 2 do not compare");
+        return a - b;
+      };
+      const q = new PriorityQueue<number>(1, compare);
+      const getter = createTask(() => q.get());
+      await tick();
+      q.putNowait(1);
+      const putting = q.put(2);
+      getter.cancel();
+      const refused = await putting.then(
+        () => "accepted",
+        (error: unknown) => (error instanceof TypeError ? "TypeError" : String(error)),
+      );
+      await getter.catch(() => undefined);
+      const left: number[] = [];
+      while (!q.empty()) left.push(q.getNowait());
+      return { refused, left };
+    });
+    expect(refused).toBe("TypeError");
+    expect(left).toEqual([1]);
+  });
+});
