@@ -3,7 +3,7 @@ import type { EventLoop, FutureLike } from "@aiots/core";
 import { checkFunction, checkLoop, isPromiseWait, loopForCurrentCode, markDelivery, markResumption, runningLoopOrUndefined, runsInline, stoppedFor } from "@aiots/core/internal";
 import { debugTracker } from "./debug.js";
 import { holdWake, holderRunsNow, holding, isHolder, queueHeld } from "./held.js";
-import { awaitTrackerHere, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, settleNativeIdle, takePlace, takeResolvers } from "./native.js";
+import { awaitTrackerHere, ensureAwaitHook, fireNative, installAwaitHook, nativeThen, pendingPlaces, settleNativeIdle, takePlace, takeResolvers } from "./native.js";
 import { CANCELLED, PENDING, REJECTED, RESOLVED, Reaction, TURN, addReaction, callDelivered, captureResolvers, enqueueReaction, giveBackSafely, outcomeFailed, outcomeOf, resumptions, shareHandOver, soleHandOver } from "./reaction.js";
 import { AT_ONCE, FROM_READY_QUEUE, NEXT_TURN, atBatchEnd, callNextTurn, callSoonOne, cancelledAtAwait, resumesLater, stepWaits, wakesAnother } from "./schedule.js";
 import type { AwaitTracker, Fireable, State } from "./reaction.js";
@@ -267,10 +267,10 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    const here = awaitTrackerHere();
-    if (here !== null) {
+    if (pendingPlaces.taken > 0) {
       // The `then` of an await that took its place among the awaiters already (see `awaitLater`).
-      const place = takePlace(this, here);
+      const here = awaitTrackerHere();
+      const place = here === null ? undefined : takePlace(this, here);
       if (place !== undefined) return place._adopt(onFulfilled, onRejected) as Promise<R1 | R2>;
     }
     if (this._state !== PENDING) {
@@ -532,12 +532,12 @@ export class Future<T> extends Promise<T> implements FutureLike<T> {
     giveBackSafely(this, giveBack as (value: unknown) => void, value);
   }
 
-  /** @internal The task whose await of this done future is still to be delivered, if it is the only awaiter. */
+  /**
+   * @internal The task of the one awaiter still to be delivered, once `_replaceable()` said
+   * there is one (undefined for a `then` of code outside tasks).
+   */
   _soleAwaiter(): AwaitTracker | undefined {
-    const waiter = this._nativeWaiter;
-    if (waiter !== undefined) return waiter ?? undefined;
-    const reactions = this._reactions;
-    return reactions instanceof Reaction && reactions._source !== undefined ? reactions._task : undefined;
+    return this._nativeWaiter ?? (this._reactions as Reaction<T, unknown>)._task;
   }
 
   /** @internal */

@@ -125,6 +125,9 @@ function hookAwait(future: NativeFuture): boolean {
  */
 const placesOf = new WeakMap<AwaitTracker, Reaction<unknown, unknown>[]>();
 
+/** How many places are taken and not adopted yet: `then` looks for one only while some are. */
+export const pendingPlaces = { taken: 0 };
+
 /** Adds `task`'s await of `future` to the future's awaiters now, for its `then` to adopt. */
 function awaitLater(future: NativeFuture, task: AwaitTracker): void {
   const places = placesOf.get(task);
@@ -133,6 +136,7 @@ function awaitLater(future: NativeFuture, task: AwaitTracker): void {
   const place = new Reaction<unknown, unknown>(future, task, undefined, undefined);
   place._place = true;
   addReaction(future, place);
+  pendingPlaces.taken++;
   if (places === undefined) placesOf.set(task, [place]);
   else places.push(place);
 }
@@ -149,6 +153,7 @@ export function takePlace(future: object, task: AwaitTracker): Reaction<unknown,
     if (place._of !== future) continue;
     if (places.length === 1) placesOf.delete(task);
     else places.splice(i, 1);
+    pendingPlaces.taken--;
     return place;
   }
   return undefined;

@@ -372,8 +372,7 @@ export class Task<T> extends Future<T> implements TaskLike<T> {
    */
   _dropHandOverNow(msg: string | undefined): boolean {
     const on = this._waitingOn;
-    if (this._resumed || on === undefined || !on._dropsEarly() || !on._replaceable() || on._soleAwaiter() !== this) return false;
-    if (runsInline(on)) return false;
+    if (this._resumed || on === undefined || !on._dropsEarly() || !on._replaceable() || on._soleAwaiter() !== this || runsInline(on)) return false;
     on._takeBack(msg);
     return true;
   }

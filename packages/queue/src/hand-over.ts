@@ -135,16 +135,15 @@ export abstract class QueueCore<T> {
    * that item, would.
    */
   _checkAgainstInFlight(item: T): void {
+    const store = this._store;
+    if (store.fifo) return; // (only a PriorityQueue compares: skip the calls for the common kind)
     const line = this._inFlight;
-    for (let i = 0; i < line.length; i++) {
-      const getter = line[i]!;
-      this._store.checkAgainst(item, getter._result as T);
-    }
+    for (let i = 0; i < line.length; i++) store.checkAgainst(item, line[i]!._result as T);
   }
 
   /** @internal Puts an admitted item: to the first waiting getter, else into the buffer. */
   _deliver(item: T): void {
-    if (this._inFlight.length > 0 && !this._store.fifo) this._checkAgainstInFlight(item);
+    if (this._inFlight.length > 0) this._checkAgainstInFlight(item);
     if (this._getters.size > 0) {
       // A waiting getter means the buffer is empty. Handing it the item, rather than
       // buffering it, means no newcomer can take it before the getter wakes up. The item is
@@ -209,14 +208,19 @@ export abstract class QueueCore<T> {
     return item;
   }
 
-  /** @internal `getter` got its item, or gave it back: it is no longer in flight. */
-  _leaveFlight(getter: GetWaiter<T>): void {
+  /**
+   * @internal `getter` got its item, or gave it back: it is no longer in flight. Returns where
+   * it was in the line (-1 if it was not there).
+   */
+  _leaveFlight(getter: GetWaiter<T>): number {
     const line = this._inFlight;
-    if (line[0] === getter) line.shift();
-    else {
-      const at = line.indexOf(getter);
-      if (at >= 0) line.splice(at, 1);
+    if (line[0] === getter) {
+      line.shift();
+      return 0;
     }
+    const at = line.indexOf(getter);
+    if (at >= 0) line.splice(at, 1);
+    return at;
   }
 
   /** @internal A getter's `await` was delivered (or dropped): the item's slot is free. */
@@ -239,14 +243,10 @@ export abstract class QueueCore<T> {
       this._releasedEarly++;
     }
     let rank = from.rank;
-    const line = this._inFlight;
-    const at = line.indexOf(from);
-    if (at >= 0) {
-      line.splice(at, 1);
-      if (this._store.fifo) {
-        item = this._passAlong(item, rank, at, 1);
-        rank = this._passedRank;
-      }
+    const at = this._leaveFlight(from);
+    if (at >= 0 && this._store.fifo) {
+      item = this._passAlong(item, rank, at, 1);
+      rank = this._passedRank;
     }
     if (this._state === "shut down immediately") {
       this._finished(1); // dropped, as shutdown(true) drops what is buffered

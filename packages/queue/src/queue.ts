@@ -112,7 +112,7 @@ export class Queue<T> extends QueueCore<T> implements AsyncIterable<T> {
     // The store must be able to take the item later (a PriorityQueue compares it now).
     try {
       this._store.check(item);
-      if (this._inFlight.length > 0 && !this._store.fifo) this._checkAgainstInFlight(item);
+      if (this._inFlight.length > 0) this._checkAgainstInFlight(item);
     } catch (error) {
       return Promise.reject(error);
     }
